@@ -1,0 +1,99 @@
+//! Use cases of a person's own account: sign-up, login, authentication, tokens, logout.
+
+mod authenticate;
+mod log_in;
+mod sign_up;
+mod tokens;
+mod view;
+
+use std::net::IpAddr;
+
+use chrono::Duration;
+use coffer_domain::account::{AccessToken, ByteCount, SignupPolicy, User};
+
+use crate::Ports;
+
+/// The rules an installation sets for accounts (from configuration).
+#[derive(Debug, Clone)]
+pub struct AccountRules {
+    /// Who may sign up through the API.
+    pub signup: SignupPolicy,
+    /// How long a login token works.
+    pub token_lifetime: Duration,
+    /// How long an invitation can be used.
+    pub invite_lifetime: Duration,
+    /// Storage quota of users without their own.
+    pub default_quota: ByteCount,
+}
+
+/// The account use cases.
+#[derive(Clone)]
+pub struct Accounts {
+    ports: Ports,
+    rules: AccountRules,
+}
+
+impl Accounts {
+    /// Wires the use cases to their ports and rules.
+    pub fn new(ports: Ports, rules: AccountRules) -> Self {
+        Self { ports, rules }
+    }
+}
+
+/// A user together with the quota in force for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountView {
+    /// The account.
+    pub user: User,
+    /// Its effective storage quota.
+    pub quota: ByteCount,
+}
+
+impl AccountView {
+    pub(crate) fn of(user: User, rules: &AccountRules) -> Self {
+        let quota = user.effective_quota(rules.default_quota);
+        Self { user, quota }
+    }
+}
+
+/// Input of [`Accounts::sign_up`].
+#[derive(Debug, Clone)]
+pub struct SignUp {
+    /// Email as typed.
+    pub email: String,
+    /// Password as typed.
+    pub password: String,
+    /// Invitation code, needed when sign-up is invite-only.
+    pub invite_code: Option<String>,
+}
+
+/// Input of [`Accounts::log_in`].
+#[derive(Debug, Clone)]
+pub struct LogIn {
+    /// Email as typed.
+    pub email: String,
+    /// Password as typed.
+    pub password: String,
+    /// A label for the token, e.g. the device; defaults to "login".
+    pub token_name: Option<String>,
+    /// The client's network address, for throttling.
+    pub client_address: Option<IpAddr>,
+}
+
+/// A token issued at login: the secret is shown to the client this once.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The stored token.
+    pub token: AccessToken,
+    /// The bearer secret.
+    pub secret: String,
+}
+
+/// One of a user's tokens, as listed to them.
+#[derive(Debug, Clone)]
+pub struct TokenListing {
+    /// The token.
+    pub token: AccessToken,
+    /// Whether it is the one this request was made with.
+    pub is_current: bool,
+}

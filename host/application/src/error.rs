@@ -1,0 +1,95 @@
+use std::time::Duration;
+
+use coffer_domain::DomainError;
+use thiserror::Error;
+
+use crate::ports::RepositoryError;
+
+/// A failure outside the domain (database, hashing, ...). Its text is for logs, never for clients.
+#[derive(Debug, Error)]
+#[error(transparent)]
+pub struct InfrastructureError(#[from] Box<dyn std::error::Error + Send + Sync>);
+
+impl InfrastructureError {
+    /// Wraps any error.
+    pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(err))
+    }
+
+    /// An error from a message, for adapters without a typed error.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Self(message.into().into())
+    }
+}
+
+/// Why a use case did not succeed. The HTTP layer maps each variant to one stable problem code.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// Input did not parse into a domain value.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// Which input.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A domain rule forbids the change in the current state.
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    /// No valid credentials were presented (missing, unknown, expired or revoked token).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Email and password do not match an account.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// The account is disabled.
+    #[error("this account is disabled")]
+    AccountDisabled,
+    /// The caller is authenticated but may not do this.
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// The named thing does not exist (or the caller may not know it does).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// An account with that email already exists.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// The sign-up policy admits no new accounts.
+    #[error("sign-up is closed on this server")]
+    SignupClosed,
+    /// The sign-up policy requires an invitation and none was given.
+    #[error("an invitation code is required to sign up")]
+    InviteRequired,
+    /// The invitation given is unknown, used, expired or for another address.
+    #[error("invalid invitation: {0}")]
+    InviteInvalid(&'static str),
+    /// Too many failed attempts; try again after the given time.
+    #[error("too many attempts")]
+    Throttled {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// Something outside the domain failed.
+    #[error("internal error")]
+    Infrastructure(#[from] InfrastructureError),
+}
+
+impl From<DomainError> for AppError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::Invalid { field, reason } => AppError::Invalid { field, reason },
+            DomainError::NotAllowed(why) => AppError::NotAllowed(why),
+        }
+    }
+}
+
+impl From<RepositoryError> for AppError {
+    fn from(err: RepositoryError) -> Self {
+        match err {
+            RepositoryError::Conflict(what) => AppError::Infrastructure(InfrastructureError::msg(
+                format!("unexpected uniqueness conflict on {what}"),
+            )),
+            RepositoryError::Backend(inner) => AppError::Infrastructure(inner),
+        }
+    }
+}

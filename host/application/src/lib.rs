@@ -1,0 +1,35 @@
+//! Coffer's application layer: the use cases, and the ports (traits) through which they reach
+//! storage, time, randomness and everything else outside the domain.
+//!
+//! Use cases take plain input structs and return domain values or plain output structs; they
+//! commit through the [`ports::UnitOfWork`] port and never see a database, HTTP or a framework.
+
+pub mod accounts;
+pub mod admin;
+mod error;
+pub mod ports;
+mod principal;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use error::{AppError, InfrastructureError};
+pub use principal::Principal;
+
+use std::sync::Arc;
+
+/// Every port a use case may need, wired once by the composition root.
+#[derive(Clone)]
+pub struct Ports {
+    /// Transactions over all repositories.
+    pub uow: Arc<dyn ports::UnitOfWork>,
+    /// The current time.
+    pub clock: Arc<dyn ports::Clock>,
+    /// New unique ids.
+    pub ids: Arc<dyn ports::IdGenerator>,
+    /// Unguessable secrets (bearer tokens, invitation codes) and their digests.
+    pub secrets: Arc<dyn ports::SecretGenerator>,
+    /// Password hashing.
+    pub passwords: Arc<dyn ports::PasswordHasher>,
+    /// Throttling of failed logins.
+    pub login_throttle: Arc<dyn ports::LoginThrottle>,
+}

@@ -1,0 +1,13 @@
+//! The ports: what the use cases need from the outside world, as traits. Infrastructure crates
+//! implement them; [`crate::testing`] has in-memory fakes.
+
+mod repositories;
+mod services;
+
+pub use repositories::{
+    InviteRepository, RepositoryError, TokenRepository, Transaction, UnitOfWork, UserRepository,
+};
+pub use services::{
+    Clock, IdGenerator, IssuedSecret, LoginThrottle, PasswordHasher, SecretGenerator, SecretKind,
+    ThrottleKey,
+};

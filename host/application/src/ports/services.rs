@@ -1,0 +1,87 @@
+use std::net::IpAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use coffer_domain::Timestamp;
+use coffer_domain::account::{Email, Password, PasswordHash, TokenDigest};
+use uuid::Uuid;
+
+use crate::InfrastructureError;
+
+/// The current time.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC, truncated to microseconds.
+    fn now(&self) -> Timestamp;
+}
+
+/// Unique ids for new entities (time-ordered UUIDs in production).
+pub trait IdGenerator: Send + Sync {
+    /// A new id, never returned before.
+    fn new_id(&self) -> Uuid;
+}
+
+/// What a secret is for; it shows in the secret's prefix so a leaked one is recognisable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// A bearer token for the API.
+    AccessToken,
+    /// A sign-up invitation code.
+    Invite,
+}
+
+/// A freshly generated secret: the plaintext goes to the client once, the digest is stored.
+#[derive(Clone)]
+pub struct IssuedSecret {
+    /// The secret itself; never stored or logged.
+    pub plaintext: String,
+    /// Its digest, for storage and look-up.
+    pub digest: TokenDigest,
+}
+
+impl std::fmt::Debug for IssuedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuedSecret(<redacted>)")
+    }
+}
+
+/// Unguessable secrets and their digests.
+pub trait SecretGenerator: Send + Sync {
+    /// A new secret with at least 256 random bits.
+    fn generate(&self, kind: SecretKind) -> IssuedSecret;
+    /// The digest of a secret presented by a client.
+    fn digest(&self, plaintext: &str) -> TokenDigest;
+}
+
+/// Slow, salted password hashing.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, InfrastructureError>;
+    /// Checks a password against a stored hash. With no hash, does the same work against a decoy
+    /// and returns false, so that unknown accounts answer as slowly as known ones.
+    async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, InfrastructureError>;
+}
+
+/// What failed logins are counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ThrottleKey {
+    /// One account (whether or not it exists).
+    Account(Email),
+    /// One client address.
+    ClientAddress(IpAddr),
+}
+
+/// Counts failed logins and says when to refuse further attempts.
+#[async_trait]
+pub trait LoginThrottle: Send + Sync {
+    /// `Err(retry_after)` while attempts for `key` are refused.
+    async fn check(&self, key: &ThrottleKey) -> Result<(), Duration>;
+    /// Records a failed attempt.
+    async fn record_failure(&self, key: &ThrottleKey);
+    /// Forgets past failures after a successful attempt.
+    async fn record_success(&self, key: &ThrottleKey);
+}
