@@ -116,6 +116,9 @@ impl UserRepository for InMemoryTx {
             .find(|u| u.email() == email)
             .cloned())
     }
+    async fn lock_against_inserts(&mut self) -> Result<(), RepositoryError> {
+        Ok(())
+    }
     async fn count(&mut self) -> Result<u64, RepositoryError> {
         Ok(self.work.users.len() as u64)
     }

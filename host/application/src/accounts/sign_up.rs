@@ -17,6 +17,7 @@ impl Accounts {
         let id = UserId::from_uuid(self.ports.ids.new_id());
 
         let mut tx = self.ports.uow.begin().await?;
+        tx.users().lock_against_inserts().await?;
         let existing = tx.users().count().await?;
         let decision = self
             .rules

@@ -52,6 +52,9 @@ pub trait UserRepository: Send {
     async fn get(&mut self, id: UserId) -> Result<Option<User>, RepositoryError>;
     /// The user with this (normalised) email.
     async fn find_by_email(&mut self, email: &Email) -> Result<Option<User>, RepositoryError>;
+    /// Keeps other transactions from adding users until this one ends, so that a decision taken
+    /// on the current set of users (e.g. "this is the first account") stays true at commit.
+    async fn lock_against_inserts(&mut self) -> Result<(), RepositoryError>;
     /// How many accounts exist.
     async fn count(&mut self) -> Result<u64, RepositoryError>;
     /// Up to `limit` users ordered by email, starting after `after`.

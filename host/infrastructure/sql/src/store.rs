@@ -1,0 +1,173 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use coffer_application::InfrastructureError;
+use coffer_application::ports::{RepositoryError, Transaction, UnitOfWork};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use thiserror::Error;
+
+use crate::transaction::{PgTx, SqliteTx, backend_error};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../../migrations/postgres");
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one file, WAL mode.
+    Sqlite,
+    /// The production database.
+    Postgres,
+}
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long to wait for a free connection (and, on SQLite, for the write lock).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Opening or migrating the database failed.
+#[derive(Debug, Error)]
+pub enum SqlError {
+    /// The URL names no supported database.
+    #[error("unsupported database URL (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The directory for the SQLite file could not be created.
+    #[error("cannot create the database directory: {0}")]
+    Directory(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A connection pool to SQLite or PostgreSQL, and the [`UnitOfWork`] over it.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: Pool,
+}
+
+impl SqlStore {
+    /// Connects to `sqlite:<path>` (creating the file and its directory) or `postgres://…`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, SqlError> {
+        let pool = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(SqlError::Connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(options.acquire_timeout);
+            if let Some(dir) = connect.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(SqlError::Connect)?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).map_err(SqlError::Connect)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(SqlError::Connect)?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(SqlError::UnsupportedUrl);
+        };
+        Ok(Self { pool })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations (idempotent).
+    pub async fn migrate(&self) -> Result<(), SqlError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for SqlStore {
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepositoryError> {
+        Ok(match &self.pool {
+            // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+            // writes fails with SQLITE_BUSY when another writer got in between.
+            Pool::Sqlite(pool) => Box::new(SqliteTx::new(
+                pool.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(backend_error)?,
+            )),
+            Pool::Postgres(pool) => Box::new(PgTx::new(pool.begin().await.map_err(backend_error)?)),
+        })
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn Transaction>, RepositoryError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => {
+                Box::new(SqliteTx::new(pool.begin().await.map_err(backend_error)?))
+            }
+            Pool::Postgres(pool) => Box::new(PgTx::new(
+                pool.begin_with("BEGIN READ ONLY")
+                    .await
+                    .map_err(backend_error)?,
+            )),
+        })
+    }
+
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        let result = match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Pool::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        };
+        result.map_err(|e| RepositoryError::Backend(InfrastructureError::new(e)))
+    }
+}
