@@ -1,1 +1,44 @@
+//! Coffer's HTTP API: routes under `/api/v1`, problem responses (RFC 9457) with stable codes, and
+//! the OpenAPI 3.1 document generated from the handlers.
+//!
+//! The API maps requests to use cases and use-case results to responses; it holds no business
+//! rules. Request and response bodies are this crate's own types, mapped explicitly.
 
+mod extract;
+mod middleware;
+mod problem;
+mod routes;
+mod state;
+
+pub use problem::{ErrorCode, Problem};
+pub use state::{ApiState, ClientAddressSource};
+
+use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The whole HTTP application: API, OpenAPI document, docs page and health probes.
+pub fn app(state: ApiState) -> Router {
+    let (api, openapi) = api_router().split_for_parts();
+    let openapi_json = serde_json::to_string(&openapi).expect("OpenAPI document serialises");
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(routes::docs::router(openapi_json))
+        .merge(routes::health::router())
+        .fallback(problem::route_not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .with_state(state)
+        .layer(middleware::stack())
+}
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+fn api_router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(routes::ApiDoc::openapi())
+        .merge(routes::auth::router())
+        .merge(routes::account::router())
+        .merge(routes::admin::router())
+}

@@ -33,3 +33,21 @@ pub struct Ports {
     /// Throttling of failed logins.
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
 }
+
+/// Whether the installation can serve requests (for readiness probes).
+#[derive(Clone)]
+pub struct Readiness {
+    uow: Arc<dyn ports::UnitOfWork>,
+}
+
+impl Readiness {
+    /// Checks through the given unit of work.
+    pub fn new(uow: Arc<dyn ports::UnitOfWork>) -> Self {
+        Self { uow }
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn check(&self) -> Result<(), AppError> {
+        self.uow.ping().await.map_err(AppError::from)
+    }
+}

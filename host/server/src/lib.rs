@@ -1,1 +1,9 @@
+//! The `coffer` server: settings, telemetry, the composition root and the command line.
 
+pub mod app;
+pub mod cli;
+pub mod settings;
+pub mod telemetry;
+
+pub use app::{Server, StartupError};
+pub use settings::Settings;

@@ -1,0 +1,74 @@
+//! The layers around every request: request id, tracing span, panic safety.
+
+use std::any::Any;
+
+use axum::http::{HeaderName, Request, Response};
+use axum::response::IntoResponse;
+use tower::ServiceBuilder;
+use tower::layer::util::{Identity, Stack};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::problem::{ApiError, ErrorCode};
+
+/// The request id header, set on every request that lacks one and echoed on every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+type PanicHandler = fn(Box<dyn Any + Send + 'static>) -> Response<axum::body::Body>;
+type SpanMaker = fn(&Request<axum::body::Body>) -> tracing::Span;
+
+/// The layer stack, outermost first.
+pub fn stack() -> ServiceBuilder<
+    Stack<
+        CatchPanicLayer<PanicHandler>,
+        Stack<
+            PropagateRequestIdLayer,
+            Stack<
+                TraceLayer<SharedClassifier<ServerErrorsAsFailures>, SpanMaker>,
+                Stack<SetRequestIdLayer<MakeRequestUuid>, Identity>,
+            >,
+        >,
+    >,
+> {
+    ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span as SpanMaker)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(CatchPanicLayer::custom(panic_response as PanicHandler))
+}
+
+fn request_span(request: &Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        user = tracing::field::Empty,
+    )
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<axum::body::Body> {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "handler panicked");
+    ApiError::new(
+        ErrorCode::InternalError,
+        "the server failed to handle this request; the request id identifies it",
+    )
+    .into_response()
+}

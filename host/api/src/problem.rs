@@ -1,0 +1,382 @@
+//! The one place where errors become HTTP responses: `application/problem+json` (RFC 9457)
+//! with a stable machine-readable `code`. Internal details are logged, never sent.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use coffer_application::AppError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error code the API answers with. Codes are part of the API: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON.
+    MalformedJson,
+    /// The body or a field has the wrong type, is missing, or is not a valid value.
+    ValidationFailed,
+    /// A path or query parameter is invalid.
+    InvalidParameter,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body is too large.
+    PayloadTooLarge,
+    /// No valid bearer token: missing, unknown, expired or revoked.
+    Unauthenticated,
+    /// Email and password do not match.
+    InvalidCredentials,
+    /// The account is disabled by an administrator.
+    AccountDisabled,
+    /// Authenticated, but not allowed (e.g. not an administrator).
+    Forbidden,
+    /// No such resource (or none the caller may see).
+    NotFound,
+    /// The path exists, the method does not.
+    MethodNotAllowed,
+    /// An account with this email exists.
+    EmailTaken,
+    /// The change breaks a rule in the current state (e.g. an administrator demoting themself).
+    OperationNotAllowed,
+    /// Sign-up is closed.
+    SignupClosed,
+    /// Sign-up needs an invitation code.
+    InviteRequired,
+    /// The invitation code is unknown, used, expired or for another address.
+    InviteInvalid,
+    /// Too many attempts; see `Retry-After`.
+    TooManyRequests,
+    /// The server failed; the request id identifies it in the logs.
+    InternalError,
+    /// A dependency (the database) is unavailable.
+    ServiceUnavailable,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: [ErrorCode; 19] = [
+        Self::MalformedJson,
+        Self::ValidationFailed,
+        Self::InvalidParameter,
+        Self::UnsupportedMediaType,
+        Self::PayloadTooLarge,
+        Self::Unauthenticated,
+        Self::InvalidCredentials,
+        Self::AccountDisabled,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::EmailTaken,
+        Self::OperationNotAllowed,
+        Self::SignupClosed,
+        Self::InviteRequired,
+        Self::InviteInvalid,
+        Self::TooManyRequests,
+        Self::InternalError,
+        Self::ServiceUnavailable,
+    ];
+
+    /// The code as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::ValidationFailed => "validation_failed",
+            Self::InvalidParameter => "invalid_parameter",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::AccountDisabled => "account_disabled",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::EmailTaken => "email_taken",
+            Self::OperationNotAllowed => "operation_not_allowed",
+            Self::SignupClosed => "signup_closed",
+            Self::InviteRequired => "invite_required",
+            Self::InviteInvalid => "invite_invalid",
+            Self::TooManyRequests => "too_many_requests",
+            Self::InternalError => "internal_error",
+            Self::ServiceUnavailable => "service_unavailable",
+        }
+    }
+
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MalformedJson | Self::InvalidParameter => StatusCode::BAD_REQUEST,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::AccountDisabled
+            | Self::Forbidden
+            | Self::SignupClosed
+            | Self::InviteRequired
+            | Self::InviteInvalid => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::EmailTaken | Self::OperationNotAllowed => StatusCode::CONFLICT,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A short human summary (the problem's `title`), the same for every occurrence.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "Malformed JSON",
+            Self::ValidationFailed => "Validation failed",
+            Self::InvalidParameter => "Invalid parameter",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::Unauthenticated => "Authentication required",
+            Self::InvalidCredentials => "Invalid credentials",
+            Self::AccountDisabled => "Account disabled",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::EmailTaken => "Email already registered",
+            Self::OperationNotAllowed => "Operation not allowed",
+            Self::SignupClosed => "Sign-up closed",
+            Self::InviteRequired => "Invitation required",
+            Self::InviteInvalid => "Invalid invitation",
+            Self::TooManyRequests => "Too many requests",
+            Self::InternalError => "Internal server error",
+            Self::ServiceUnavailable => "Service unavailable",
+        }
+    }
+}
+
+/// An RFC 9457 problem document, as sent with `Content-Type: application/problem+json`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:coffer:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the problem type.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence, for people.
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// The offending input field, where one is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Seconds to wait before retrying (also sent as `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// An error on its way to becoming a problem response.
+#[derive(Debug)]
+pub struct ApiError(Problem);
+
+impl ApiError {
+    /// A problem with the code's status and title.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self(Problem {
+            problem_type: format!("urn:coffer:problem:{}", code.as_str()),
+            title: code.title(),
+            status: code.status().as_u16(),
+            detail: detail.into(),
+            code,
+            field: None,
+            retry_after: None,
+        })
+    }
+
+    fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.0.field = Some(field.into());
+        self
+    }
+
+    /// The problem document.
+    #[cfg(test)]
+    pub fn problem(&self) -> &Problem {
+        &self.0
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        use ErrorCode as C;
+        match err {
+            AppError::Invalid { field, reason } => {
+                ApiError::new(C::ValidationFailed, format!("{field} {reason}")).with_field(field)
+            }
+            AppError::NotAllowed(why) => ApiError::new(C::OperationNotAllowed, why),
+            AppError::Unauthenticated => ApiError::new(
+                C::Unauthenticated,
+                "a valid bearer token is required (Authorization: Bearer <token>)",
+            ),
+            AppError::InvalidCredentials => {
+                ApiError::new(C::InvalidCredentials, "invalid email or password")
+            }
+            AppError::AccountDisabled => {
+                ApiError::new(C::AccountDisabled, "this account is disabled")
+            }
+            AppError::Forbidden => ApiError::new(C::Forbidden, "you are not allowed to do this"),
+            AppError::NotFound(what) => ApiError::new(C::NotFound, format!("{what} not found")),
+            AppError::EmailTaken => {
+                ApiError::new(C::EmailTaken, "an account with this email already exists")
+                    .with_field("email")
+            }
+            AppError::SignupClosed => {
+                ApiError::new(C::SignupClosed, "sign-up is closed on this server")
+            }
+            AppError::InviteRequired => ApiError::new(
+                C::InviteRequired,
+                "sign-up on this server needs an invitation code",
+            )
+            .with_field("invite_code"),
+            AppError::InviteInvalid(why) => {
+                ApiError::new(C::InviteInvalid, why).with_field("invite_code")
+            }
+            AppError::Throttled { retry_after } => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let mut err = ApiError::new(
+                    C::TooManyRequests,
+                    format!("too many failed attempts; try again in {seconds} s"),
+                );
+                err.0.retry_after = Some(seconds.max(1));
+                err
+            }
+            AppError::Infrastructure(inner) => {
+                // The cause goes to the log with the request's span (and so its request id).
+                tracing::error!(error = %inner, "request failed");
+                ApiError::new(
+                    C::InternalError,
+                    "the server failed to handle this request; the request id identifies it",
+                )
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match &rejection {
+            JsonRejection::JsonDataError(_) => ErrorCode::ValidationFailed,
+            JsonRejection::JsonSyntaxError(_) => ErrorCode::MalformedJson,
+            JsonRejection::MissingJsonContentType(_) => ErrorCode::UnsupportedMediaType,
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            _ => ErrorCode::MalformedJson,
+        };
+        ApiError::new(code, rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::new(ErrorCode::InvalidParameter, rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(ErrorCode::InvalidParameter, rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.code.status();
+        let retry_after = self.0.retry_after;
+        let code = self.0.code;
+        let mut response = (status, Json(self.0)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if code == ErrorCode::Unauthenticated {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Fallback for paths that match no route.
+pub async fn route_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+/// Fallback for a known path with an unsupported method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not support the method",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use coffer_application::InfrastructureError;
+
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_serialise_as_named() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate {}", code.as_str());
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::json!(code.as_str())
+            );
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_cause() {
+        let err: ApiError = AppError::Infrastructure(InfrastructureError::msg(
+            "relation \"users\" does not exist at /var/lib/coffer/db",
+        ))
+        .into();
+        let body = serde_json::to_string(err.problem()).unwrap();
+        assert!(
+            !body.contains("users") && !body.contains("/var/lib"),
+            "{body}"
+        );
+        assert_eq!(err.problem().status, 500);
+    }
+
+    #[test]
+    fn throttling_rounds_retry_after_up() {
+        let err: ApiError = AppError::Throttled {
+            retry_after: Duration::from_millis(1500),
+        }
+        .into();
+        assert_eq!(err.problem().retry_after, Some(2));
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let err: ApiError = AppError::Invalid {
+            field: "email",
+            reason: "must contain '@'".into(),
+        }
+        .into();
+        assert_eq!(err.problem().code, ErrorCode::ValidationFailed);
+        assert_eq!(err.problem().field.as_deref(), Some("email"));
+        assert_eq!(err.problem().status, 422);
+    }
+}

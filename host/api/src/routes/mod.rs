@@ -1,0 +1,45 @@
+//! Route handlers, grouped by resource, and the OpenAPI document's frame.
+
+pub mod account;
+pub mod admin;
+pub mod auth;
+pub mod docs;
+pub mod health;
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::{ErrorCode, Problem};
+
+/// The frame of the OpenAPI document; paths are added by the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Coffer API",
+        description = "Self-hosted file storage. Every error is an RFC 9457 problem \
+                       (`application/problem+json`) with a stable `code`.",
+    ),
+    servers((url = "/api/v1")),
+    components(schemas(Problem, ErrorCode)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign-up, login and logout"),
+        (name = "account", description = "The caller's own account and tokens"),
+        (name = "admin", description = "Administration (administrators only)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        // utoipa copies the crate's (absent) license; say nothing rather than an empty name.
+        openapi.info.license = None;
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}

@@ -1,0 +1,28 @@
+use axum::http::HeaderName;
+use coffer_application::Readiness;
+use coffer_application::accounts::Accounts;
+use coffer_application::admin::Administration;
+
+/// Where the client's address comes from, for throttling and logs.
+#[derive(Debug, Clone, Default)]
+pub enum ClientAddressSource {
+    /// The TCP peer (no proxy in front).
+    #[default]
+    Peer,
+    /// The rightmost address in this header, as set by a trusted reverse proxy
+    /// (e.g. `x-forwarded-for`); the peer if the header is missing.
+    Header(HeaderName),
+}
+
+/// What every handler can reach: the use cases, and how to read the client address.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Account use cases.
+    pub accounts: Accounts,
+    /// Administration use cases.
+    pub admin: Administration,
+    /// Readiness check.
+    pub readiness: Readiness,
+    /// How to find the client's address.
+    pub client_address: ClientAddressSource,
+}

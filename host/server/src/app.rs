@@ -1,0 +1,226 @@
+//! The composition root: builds every adapter from the settings, wires them into the use cases
+//! and the HTTP API, and runs the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use coffer_api::{ApiState, ClientAddressSource};
+use coffer_application::accounts::{AccountRules, Accounts};
+use coffer_application::admin::{Actor, Administration};
+use coffer_application::{Ports, Readiness};
+use coffer_domain::account::{ByteCount, SignupPolicy};
+use coffer_security::{
+    Argon2Hasher, Argon2Params, InMemoryLoginThrottle, RandomSecrets, SystemClock, ThrottleRules,
+    UuidV7Ids,
+};
+use coffer_sql::{SqlError, SqlStore, StoreOptions};
+use tokio::net::TcpListener;
+
+use crate::settings::{Settings, SignupMode};
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database is unreachable or could not be migrated.
+    #[error(transparent)]
+    Database(#[from] SqlError),
+    /// A setting is out of range.
+    #[error("invalid configuration: {0}")]
+    Settings(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The use cases, wired to their adapters.
+#[derive(Clone)]
+pub struct UseCases {
+    /// Account use cases.
+    pub accounts: Accounts,
+    /// Administration use cases.
+    pub admin: Administration,
+    /// Readiness check.
+    pub readiness: Readiness,
+}
+
+/// Connects to the database, applies migrations and wires the use cases.
+pub async fn wire(settings: &Settings) -> Result<(SqlStore, UseCases), StartupError> {
+    let options = StoreOptions {
+        max_connections: settings.database.max_connections,
+        ..StoreOptions::default()
+    };
+    let store = SqlStore::connect(settings.database_url().expose(), &options).await?;
+    store.migrate().await?;
+    let use_cases = use_cases(settings, &store)?;
+    Ok((store, use_cases))
+}
+
+fn use_cases(settings: &Settings, store: &SqlStore) -> Result<UseCases, StartupError> {
+    let accounts = &settings.accounts;
+    let hashing = &accounts.password_hashing;
+    let passwords = Argon2Hasher::new(Argon2Params {
+        memory_kib: hashing.memory_kib,
+        iterations: hashing.iterations,
+        parallelism: hashing.parallelism,
+    })
+    .map_err(|e| StartupError::Settings(format!("accounts.password_hashing: {e}")))?;
+    let throttle = &accounts.login_throttle;
+    let clock = Arc::new(SystemClock);
+    let ports = Ports {
+        uow: Arc::new(store.clone()),
+        clock: clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+        secrets: Arc::new(RandomSecrets),
+        passwords: Arc::new(passwords),
+        login_throttle: Arc::new(InMemoryLoginThrottle::new(
+            ThrottleRules {
+                account_failures: throttle.account_failures,
+                address_failures: throttle.address_failures,
+                window: throttle.window,
+                lockout: throttle.lockout,
+                max_lockout: throttle.max_lockout,
+            },
+            clock,
+        )),
+    };
+    let duration = |name: &str, d: std::time::Duration| {
+        chrono::Duration::from_std(d)
+            .map_err(|_| StartupError::Settings(format!("accounts.{name} is too long")))
+    };
+    let rules = AccountRules {
+        signup: match accounts.signup {
+            SignupMode::Open => SignupPolicy::Open,
+            SignupMode::InviteOnly => SignupPolicy::InviteOnly,
+            SignupMode::Closed => SignupPolicy::Closed,
+        },
+        token_lifetime: duration("token_lifetime", accounts.token_lifetime)?,
+        invite_lifetime: duration("invite_lifetime", accounts.invite_lifetime)?,
+        default_quota: ByteCount::new(accounts.default_quota_bytes)
+            .map_err(|e| StartupError::Settings(format!("accounts.default_quota_bytes {e}")))?,
+    };
+    Ok(UseCases {
+        accounts: Accounts::new(ports.clone(), rules.clone()),
+        admin: Administration::new(ports.clone(), rules),
+        readiness: Readiness::new(ports.uow),
+    })
+}
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    listener: TcpListener,
+    router: axum::Router,
+    store: SqlStore,
+    use_cases: UseCases,
+    shutdown_grace: std::time::Duration,
+}
+
+impl Server {
+    /// Wires everything and binds the listen address (port 0 picks a free port).
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let (store, use_cases) = wire(settings).await?;
+        let client_address = match &settings.server.client_ip_header {
+            None => ClientAddressSource::Peer,
+            Some(name) => ClientAddressSource::Header(name.parse().map_err(|_| {
+                StartupError::Settings(format!(
+                    "server.client_ip_header {name:?} is not a header name"
+                ))
+            })?),
+        };
+        let router = coffer_api::app(ApiState {
+            accounts: use_cases.accounts.clone(),
+            admin: use_cases.admin.clone(),
+            readiness: use_cases.readiness.clone(),
+            client_address,
+        });
+        let address = settings.server.listen;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Listen { address, source })?;
+        Ok(Self {
+            listener,
+            router,
+            store,
+            use_cases,
+            shutdown_grace: settings.server.shutdown_grace,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Whether no account exists yet (to tell the operator how to create the first).
+    pub async fn has_no_accounts(&self) -> bool {
+        self.use_cases
+            .admin
+            .list_users(Actor::Operator, None, 1)
+            .await
+            .is_ok_and(|page| page.users.is_empty())
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish (for at most the
+    /// configured grace period) and closes the database pool.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stopping, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        });
+        let mut stop_serving = stop.clone();
+        let mut stop_waiting = stop;
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let graceful = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            let _ = stop_serving.wait_for(|stop| *stop).await;
+        });
+        let grace = self.shutdown_grace;
+        let served = tokio::select! {
+            served = graceful => served,
+            () = async move {
+                let _ = stop_waiting.wait_for(|stop| *stop).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "grace period over: dropping requests still in flight");
+                Ok(())
+            }
+        };
+        self.store.close().await;
+        served
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,398 @@
+//! The one typed settings struct, loaded from an optional TOML file and `COFFER_` environment
+//! overrides. Nothing else in Coffer reads configuration from the environment.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything configurable. Every field has a default, so no configuration is needed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listener.
+    pub server: ServerSettings,
+    /// Database connection.
+    pub database: DatabaseSettings,
+    /// Where local data lives.
+    pub storage: StorageSettings,
+    /// Accounts, sign-up and login.
+    pub accounts: AccountSettings,
+    /// Logs and traces.
+    pub telemetry: TelemetrySettings,
+}
+
+/// HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Header a trusted reverse proxy sets to the client's address (e.g. `x-forwarded-for`);
+    /// unset when clients connect directly. Never set it without such a proxy: clients could
+    /// forge it to dodge login throttling.
+    pub client_ip_header: Option<String>,
+    /// How long shutdown waits for requests in flight.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            client_ip_header: None,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Database connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://<path>` or `postgres://user:password@host/db`; defaults to
+    /// `<data_dir>/coffer.db`.
+    pub url: Option<SecretUrl>,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 8,
+        }
+    }
+}
+
+/// A URL that may carry a password: shown with the password masked.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+    /// The URL itself, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+            return url.clone();
+        };
+        let authority_end = url[scheme_end..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |i| scheme_end + i);
+        let Some(at) = url[scheme_end..authority_end]
+            .rfind('@')
+            .map(|i| scheme_end + i)
+        else {
+            return url.clone();
+        };
+        match url[scheme_end..at].find(':') {
+            Some(colon) => format!("{}:***{}", &url[..scheme_end + colon], &url[at..]),
+            None => url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Where local data lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Directory for the embedded database and local blobs.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./coffer-data"),
+        }
+    }
+}
+
+/// Who may sign up through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignupMode {
+    /// Anyone.
+    Open,
+    /// With an invitation from an administrator (the first account needs none).
+    InviteOnly,
+    /// Nobody; accounts are created with `coffer admin create-user`.
+    Closed,
+}
+
+/// Accounts, sign-up and login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Sign-up policy.
+    pub signup: SignupMode,
+    /// How long a login token works.
+    #[serde(with = "humantime_serde")]
+    pub token_lifetime: Duration,
+    /// How long an invitation can be used.
+    #[serde(with = "humantime_serde")]
+    pub invite_lifetime: Duration,
+    /// Storage quota of accounts without their own, in bytes.
+    pub default_quota_bytes: u64,
+    /// argon2id cost.
+    pub password_hashing: PasswordHashingSettings,
+    /// Failed-login throttling.
+    pub login_throttle: LoginThrottleSettings,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            signup: SignupMode::InviteOnly,
+            token_lifetime: Duration::from_secs(30 * 24 * 3600),
+            invite_lifetime: Duration::from_secs(7 * 24 * 3600),
+            default_quota_bytes: 10 << 30,
+            password_hashing: PasswordHashingSettings::default(),
+            login_throttle: LoginThrottleSettings::default(),
+        }
+    }
+}
+
+/// argon2id cost (defaults: OWASP's 19 MiB, 2 iterations, 1 lane).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordHashingSettings {
+    /// Memory per hash, KiB.
+    pub memory_kib: u32,
+    /// Iterations.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for PasswordHashingSettings {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Failed-login throttling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginThrottleSettings {
+    /// Failures per account within the window before a lockout.
+    pub account_failures: u32,
+    /// Failures per client address within the window before a lockout.
+    pub address_failures: u32,
+    /// How long failures are remembered.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// First lockout; doubles with each further failure.
+    #[serde(with = "humantime_serde")]
+    pub lockout: Duration,
+    /// Longest lockout.
+    #[serde(with = "humantime_serde")]
+    pub max_lockout: Duration,
+}
+
+impl Default for LoginThrottleSettings {
+    fn default() -> Self {
+        Self {
+            account_failures: 5,
+            address_failures: 20,
+            window: Duration::from_secs(15 * 60),
+            lockout: Duration::from_secs(30),
+            max_lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Which logs to keep, as a tracing filter (e.g. `info,coffer_sql=debug`).
+    pub log_filter: String,
+    /// Base URL of an OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`); traces are exported
+    /// there when set.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of exported traces.
+    pub service_name: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            otlp_endpoint: None,
+            service_name: "coffer".into(),
+        }
+    }
+}
+
+/// Settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct SettingsError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Defaults, then the TOML file (if given and present, or `coffer.toml` if present), then
+    /// environment variables `COFFER_<SECTION>__<KEY>` (e.g. `COFFER_DATABASE__URL`).
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::figment(file, Env::raw())
+    }
+
+    fn figment(file: Option<&Path>, env: Env) -> Result<Self, SettingsError> {
+        let file = file.unwrap_or(Path::new("coffer.toml"));
+        // Only COFFER_SECTION__KEY variables are settings; others (COFFER_CONFIG, test
+        // variables) are not, and must not trip `deny_unknown_fields`.
+        let env = env
+            .filter_map(|key| {
+                let key = key.as_str();
+                let setting = key
+                    .strip_prefix("COFFER_")
+                    .or(key.strip_prefix("coffer_"))?;
+                setting.contains("__").then(|| setting.to_owned().into())
+            })
+            .split("__");
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(env)
+            .extract()
+            .map_err(|e| SettingsError(Box::new(e)))
+    }
+
+    /// The database URL in force: the configured one, or the embedded SQLite file.
+    pub fn database_url(&self) -> SecretUrl {
+        self.database.url.clone().unwrap_or_else(|| {
+            SecretUrl::new(format!(
+                "sqlite://{}",
+                self.storage.data_dir.join("coffer.db").display()
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    fn load_in_jail() -> Result<Settings, SettingsError> {
+        Settings::load(None)
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        Jail::expect_with(|_| {
+            let s = load_in_jail().unwrap();
+            assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(
+                s.database_url().expose(),
+                "sqlite://./coffer-data/coffer.db"
+            );
+            assert_eq!(s.accounts.signup, SignupMode::InviteOnly);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "coffer.toml",
+                r#"
+                [server]
+                listen = "0.0.0.0:9000"
+                [accounts]
+                signup = "open"
+                token_lifetime = "2h"
+                "#,
+            )?;
+            jail.set_env("COFFER_ACCOUNTS__SIGNUP", "closed");
+            jail.set_env("COFFER_DATABASE__URL", "postgres://u:pw@db/coffer");
+            jail.set_env("COFFER_CONFIG", "ignored: not a setting");
+            jail.set_env("COFFER_TEST_POSTGRES_URL", "ignored too");
+            let s = load_in_jail().unwrap();
+            assert_eq!(s.server.listen.port(), 9000);
+            assert_eq!(s.accounts.signup, SignupMode::Closed);
+            assert_eq!(s.accounts.token_lifetime, Duration::from_secs(7200));
+            assert_eq!(s.database_url().expose(), "postgres://u:pw@db/coffer");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("coffer.toml", "[server]\nlisten_on = \"x\"\n")?;
+            let err = load_in_jail().unwrap_err().to_string();
+            assert!(err.contains("listen_on"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("COFFER_ACCOUNTS__SIGNUP", "sometimes");
+            let err = load_in_jail().unwrap_err().to_string();
+            assert!(err.contains("sometimes"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn passwords_in_urls_never_print() {
+        let url = SecretUrl::new("postgres://coffer:hunter2@db:5432/coffer?sslmode=require");
+        assert_eq!(
+            url.redacted(),
+            "postgres://coffer:***@db:5432/coffer?sslmode=require"
+        );
+        let settings = Settings {
+            database: DatabaseSettings {
+                url: Some(url),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        for plain in [
+            "sqlite://./x.db",
+            "postgres://coffer@db/x",
+            "postgres://db/x",
+        ] {
+            assert_eq!(SecretUrl::new(plain).redacted(), plain);
+        }
+    }
+}
