@@ -1,1 +1,5 @@
+//! Black-box HTTP tests. Each test runs twice: `…::sqlite::…` and `…::postgres::…`.
 
+mod accounts;
+mod admin;
+mod conventions;

@@ -24,7 +24,7 @@ impl Accounts {
             .signup
             .decide(existing)
             .map_err(|_| AppError::SignupClosed)?;
-        if decision == SignupDecision::MemberWithInvite {
+        let accepted_invite = if decision == SignupDecision::MemberWithInvite {
             let code = input.invite_code.as_deref().map(str::trim).unwrap_or("");
             if code.is_empty() {
                 return Err(AppError::InviteRequired);
@@ -39,8 +39,10 @@ impl Accounts {
                 coffer_domain::DomainError::NotAllowed(why) => AppError::InviteInvalid(why),
                 other => other.into(),
             })?;
-            tx.invites().update(&invite).await?;
-        }
+            Some(invite)
+        } else {
+            None
+        };
         if tx.users().find_by_email(&email).await?.is_some() {
             return Err(AppError::EmailTaken);
         }
@@ -49,6 +51,10 @@ impl Accounts {
         match tx.users().insert(&user).await {
             Err(RepositoryError::Conflict(_)) => return Err(AppError::EmailTaken),
             other => other?,
+        }
+        // After the user exists: the invitation records who accepted it.
+        if let Some(invite) = accepted_invite {
+            tx.invites().update(&invite).await?;
         }
         tx.commit().await?;
         tracing::info!(user = %user.id(), is_admin, "account created");
