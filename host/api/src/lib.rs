@@ -21,14 +21,14 @@ use utoipa_axum::router::OpenApiRouter;
 pub fn app(state: ApiState) -> Router {
     let (api, openapi) = api_router().split_for_parts();
     let openapi_json = serde_json::to_string(&openapi).expect("OpenAPI document serialises");
-    Router::new()
+    let routes = Router::new()
         .nest("/api/v1", api)
         .merge(routes::docs::router(openapi_json))
         .merge(routes::health::router())
         .fallback(problem::route_not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
-        .with_state(state)
-        .layer(middleware::stack())
+        .with_state(state);
+    middleware::wrap(routes)
 }
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.

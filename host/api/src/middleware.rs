@@ -2,12 +2,11 @@
 
 use std::any::Any;
 
+use axum::Router;
 use axum::http::{HeaderName, Request, Response};
 use axum::response::IntoResponse;
 use tower::ServiceBuilder;
-use tower::layer::util::{Identity, Stack};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -17,31 +16,20 @@ use crate::problem::{ApiError, ErrorCode};
 /// The request id header, set on every request that lacks one and echoed on every response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-type PanicHandler = fn(Box<dyn Any + Send + 'static>) -> Response<axum::body::Body>;
-type SpanMaker = fn(&Request<axum::body::Body>) -> tracing::Span;
-
-/// The layer stack, outermost first.
-pub fn stack() -> ServiceBuilder<
-    Stack<
-        CatchPanicLayer<PanicHandler>,
-        Stack<
-            PropagateRequestIdLayer,
-            Stack<
-                TraceLayer<SharedClassifier<ServerErrorsAsFailures>, SpanMaker>,
-                Stack<SetRequestIdLayer<MakeRequestUuid>, Identity>,
-            >,
-        >,
-    >,
-> {
-    ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span as SpanMaker)
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(CatchPanicLayer::custom(panic_response as PanicHandler))
+/// Wraps `router` in the layers, outermost first: request id, tracing span, request id echo,
+/// panic-to-problem.
+pub fn wrap(router: Router) -> Router {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(CatchPanicLayer::custom(panic_response)),
+    )
 }
 
 fn request_span(request: &Request<axum::body::Body>) -> tracing::Span {

@@ -165,7 +165,7 @@ impl TokenRepository for InMemoryTx {
             .filter(|t| t.user_id == user)
             .cloned()
             .collect();
-        tokens.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         Ok(tokens)
     }
     async fn delete(&mut self, user: UserId, id: TokenId) -> Result<bool, RepositoryError> {

@@ -35,10 +35,10 @@ pub struct TelemetryGuard {
 impl TelemetryGuard {
     /// Exports every finished span now (for tests and shutdown).
     pub fn flush(&self) {
-        if let Some(provider) = &self.provider {
-            if let Err(err) = provider.force_flush() {
-                eprintln!("trace export failed: {err}");
-            }
+        if let Some(provider) = &self.provider
+            && let Err(err) = provider.force_flush()
+        {
+            eprintln!("trace export failed: {err}");
         }
     }
 }

@@ -48,7 +48,7 @@ impl Argon2Hasher {
         .map_err(|e| InfrastructureError::msg(format!("argon2 parameters: {e}")))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         // A hash of a random password, verified against when the account does not exist.
-        let decoy = hash_with(&argon2, &SaltString::generate(&mut OsRng).to_string())?;
+        let decoy = hash_with(&argon2, SaltString::generate(&mut OsRng).as_ref())?;
         Ok(Self { argon2, decoy })
     }
 }

@@ -82,10 +82,10 @@ impl SqlStore {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(options.acquire_timeout);
-            if let Some(dir) = connect.get_filename().parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir)?;
-                }
+            if let Some(dir) = connect.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)

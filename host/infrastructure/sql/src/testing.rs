@@ -26,11 +26,12 @@ pub struct TestDatabase {
 }
 
 enum Cleanup {
+    /// Held for its `Drop`, which deletes the directory.
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres {
         server_url: String,
         name: String,
-        _container: Option<ContainerAsync<Postgres>>,
+        _container: Option<Box<ContainerAsync<Postgres>>>,
     },
 }
 
@@ -72,7 +73,7 @@ impl TestDatabase {
                     .expect("container port");
                 (
                     format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres"),
-                    Some(container),
+                    Some(Box::new(container)),
                 )
             }
         };
