@@ -20,6 +20,9 @@ fn docs_errors_md_lists_every_error_code_with_its_status() {
     let catalogue = std::fs::read_to_string(format!("{DOCS}/errors.md")).unwrap();
     for code in ErrorCode::ALL {
         let row = format!("| `{}` | {} |", code.as_str(), code.status().as_u16());
-        assert!(catalogue.contains(&row), "docs/errors.md lacks the row starting {row}");
+        assert!(
+            catalogue.contains(&row),
+            "docs/errors.md lacks the row starting {row}"
+        );
     }
 }
