@@ -5,6 +5,7 @@
 
 pub mod account;
 mod error;
+pub mod files;
 
 pub use error::DomainError;
 

@@ -1,8 +1,11 @@
 //! The ports: what the use cases need from the outside world, as traits. Infrastructure crates
 //! implement them; [`crate::testing`] has in-memory fakes.
 
+mod content;
 mod repositories;
 mod services;
+
+pub use content::{BlobStore, BlockHasher, BlockStream, ByteStream, ContentError, HashedBlock};
 
 pub use repositories::{
     InviteRepository, RepositoryError, TokenRepository, Transaction, UnitOfWork, UserRepository,
