@@ -1,5 +1,14 @@
 //! Files and folders: names, paths, nodes, revisions, and content stored as hashed blocks.
 
 mod content;
+mod name;
+mod node;
+mod path;
 
 pub use content::{BLOCK_SIZE, BlockHash, ContentHash};
+pub use name::NodeName;
+pub use node::{
+    FileVersion, Namespace, NamespaceId, Node, NodeId, NodeKind, Revision, RevisionId, WriteMode,
+    WriteOutcome,
+};
+pub use path::NodePath;
