@@ -63,6 +63,41 @@ pub enum AppError {
     /// The invitation given is unknown, used, expired or for another address.
     #[error("invalid invitation: {0}")]
     InviteInvalid(&'static str),
+    /// Something at the target path prevents the change (write-mode conflict, name taken,
+    /// a file where a folder is needed).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The change would take the owner past their storage quota; nothing was stored.
+    #[error("storage quota exceeded")]
+    QuotaExceeded {
+        /// Bytes in use.
+        used: u64,
+        /// The quota.
+        quota: u64,
+        /// Bytes the change needed.
+        needed: u64,
+    },
+    /// The uploaded content does not have the content hash the client announced; nothing was
+    /// stored.
+    #[error("content hash mismatch")]
+    ContentHashMismatch {
+        /// What the client announced.
+        expected: String,
+        /// What arrived.
+        actual: String,
+    },
+    /// The upload stream ended early or failed; nothing was stored.
+    #[error("{0}")]
+    UploadInterrupted(String),
+    /// The requested byte range lies outside the content.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The content's size.
+        size: u64,
+    },
+    /// The request is too large to do at once (e.g. copying a huge folder).
+    #[error("{0}")]
+    TooLarge(String),
     /// Too many failed attempts; try again after the given time.
     #[error("too many attempts")]
     Throttled {
@@ -79,6 +114,15 @@ impl From<DomainError> for AppError {
         match err {
             DomainError::Invalid { field, reason } => AppError::Invalid { field, reason },
             DomainError::NotAllowed(why) => AppError::NotAllowed(why),
+        }
+    }
+}
+
+impl From<crate::ports::ContentError> for AppError {
+    fn from(err: crate::ports::ContentError) -> Self {
+        match err {
+            crate::ports::ContentError::Source(why) => AppError::UploadInterrupted(why),
+            crate::ports::ContentError::Storage(inner) => AppError::Infrastructure(inner),
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod admin;
 mod error;
+pub mod files;
 pub mod ports;
 mod principal;
 #[cfg(any(test, feature = "testing"))]
@@ -32,6 +33,10 @@ pub struct Ports {
     pub passwords: Arc<dyn ports::PasswordHasher>,
     /// Throttling of failed logins.
     pub login_throttle: Arc<dyn ports::LoginThrottle>,
+    /// Splitting and hashing of uploaded content.
+    pub block_hasher: Arc<dyn ports::BlockHasher>,
+    /// Block bytes.
+    pub blobs: Arc<dyn ports::BlobStore>,
 }
 
 /// Whether the installation can serve requests (for readiness probes).

@@ -10,16 +10,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::TimeZone;
 use coffer_domain::Timestamp;
 use coffer_domain::account::{
     AccessToken, ByteCount, Email, Invite, InviteId, Password, PasswordHash, SignupPolicy,
     TokenDigest, TokenId, User, UserId,
 };
+use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
 use uuid::Uuid;
 
 use crate::accounts::{AccountRules, Accounts, IssuedToken, LogIn};
 use crate::admin::{Administration, UserChanges};
+use crate::files::{Files, StorageRules, Upload, UploadMode, UploadOutcome};
 use crate::ports::*;
 use crate::{AppError, InfrastructureError, Ports, Principal};
 
@@ -28,6 +31,11 @@ struct State {
     users: BTreeMap<UserId, User>,
     tokens: HashMap<TokenId, AccessToken>,
     invites: HashMap<InviteId, Invite>,
+    namespaces: HashMap<NamespaceId, Namespace>,
+    roots: HashMap<NodeId, NamespaceId>,
+    nodes: HashMap<NodeId, Node>,
+    revisions: HashMap<RevisionId, Revision>,
+    blocks: HashMap<BlockHash, (u32, Timestamp)>,
 }
 
 /// An in-memory database: a transaction works on a copy and publishes it on commit.
@@ -51,6 +59,27 @@ impl InMemoryStore {
     /// A committed user (panics if missing).
     pub fn user(&self, id: UserId) -> User {
         self.snapshot().users[&id].clone()
+    }
+    /// Committed nodes (files and folders, trashed or not).
+    pub fn node_count(&self) -> usize {
+        self.snapshot().nodes.len()
+    }
+    /// Committed revisions.
+    pub fn revision_count(&self) -> usize {
+        self.snapshot().revisions.len()
+    }
+    /// Indexed blocks.
+    pub fn block_count(&self) -> usize {
+        self.snapshot().blocks.len()
+    }
+    /// The committed usage of a user's namespaces.
+    pub fn usage_of(&self, user: UserId) -> u64 {
+        self.snapshot()
+            .namespaces
+            .values()
+            .filter(|n| n.owner == user)
+            .map(|n| n.used.get())
+            .sum()
     }
 }
 
@@ -84,6 +113,18 @@ impl Transaction for InMemoryTx {
         self
     }
     fn invites(&mut self) -> &mut dyn InviteRepository {
+        self
+    }
+    fn namespaces(&mut self) -> &mut dyn NamespaceRepository {
+        self
+    }
+    fn nodes(&mut self) -> &mut dyn NodeRepository {
+        self
+    }
+    fn revisions(&mut self) -> &mut dyn RevisionRepository {
+        self
+    }
+    fn blocks(&mut self) -> &mut dyn BlockRepository {
         self
     }
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -216,6 +257,402 @@ impl InviteRepository for InMemoryTx {
     }
 }
 
+impl InMemoryTx {
+    fn is_referenced(&self, hash: &BlockHash) -> bool {
+        self.work
+            .revisions
+            .values()
+            .any(|r| r.blocks().contains(hash))
+    }
+
+    fn descendants(&self, id: NodeId, through_trashed: bool) -> Vec<NodeId> {
+        let mut found = vec![id];
+        let mut next = 0;
+        while next < found.len() {
+            let parent = found[next];
+            next += 1;
+            let mut children: Vec<&Node> = self
+                .work
+                .nodes
+                .values()
+                .filter(|n| n.parent == parent && (through_trashed || n.trashed_at.is_none()))
+                .collect();
+            children.sort_by_key(|n| n.name.key());
+            found.extend(children.into_iter().map(|n| n.id));
+        }
+        found
+    }
+}
+
+#[async_trait]
+impl NamespaceRepository for InMemoryTx {
+    async fn insert(
+        &mut self,
+        namespace: &Namespace,
+        _now: Timestamp,
+    ) -> Result<(), RepositoryError> {
+        self.work.roots.insert(namespace.root, namespace.id);
+        self.work.namespaces.insert(namespace.id, namespace.clone());
+        Ok(())
+    }
+    async fn home_of(&mut self, user: UserId) -> Result<Option<Namespace>, RepositoryError> {
+        Ok(self
+            .work
+            .namespaces
+            .values()
+            .find(|n| n.owner == user)
+            .cloned())
+    }
+    async fn lock(&mut self, id: NamespaceId) -> Result<Namespace, RepositoryError> {
+        self.work
+            .namespaces
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| RepositoryError::Backend(InfrastructureError::msg("no namespace")))
+    }
+    async fn add_usage(&mut self, id: NamespaceId, delta: i64) -> Result<(), RepositoryError> {
+        let namespace = self.work.namespaces.get_mut(&id).expect("namespace");
+        let used = namespace.used.get() as i64 + delta;
+        assert!(used >= 0, "usage went negative: a use case miscounted");
+        namespace.used = ByteCount::new(used as u64).unwrap();
+        Ok(())
+    }
+    async fn usage_of_owner(&mut self, user: UserId) -> Result<u64, RepositoryError> {
+        Ok(self
+            .work
+            .namespaces
+            .values()
+            .filter(|n| n.owner == user)
+            .map(|n| n.used.get())
+            .sum())
+    }
+}
+
+#[async_trait]
+impl NodeRepository for InMemoryTx {
+    async fn insert(&mut self, node: &Node) -> Result<(), RepositoryError> {
+        if self.child(node.parent, &node.name.key()).await?.is_some() && node.trashed_at.is_none() {
+            return Err(RepositoryError::Conflict("name"));
+        }
+        self.work.nodes.insert(node.id, node.clone());
+        Ok(())
+    }
+    async fn update(&mut self, node: &Node) -> Result<(), RepositoryError> {
+        let clash = self.child(node.parent, &node.name.key()).await?;
+        if node.trashed_at.is_none() && clash.is_some_and(|c| c.id != node.id) {
+            return Err(RepositoryError::Conflict("name"));
+        }
+        self.work.nodes.insert(node.id, node.clone());
+        Ok(())
+    }
+    async fn get(&mut self, id: NodeId) -> Result<Option<Node>, RepositoryError> {
+        Ok(self.work.nodes.get(&id).cloned())
+    }
+    async fn child(
+        &mut self,
+        parent: NodeId,
+        name_key: &str,
+    ) -> Result<Option<Node>, RepositoryError> {
+        Ok(self
+            .work
+            .nodes
+            .values()
+            .find(|n| n.parent == parent && n.trashed_at.is_none() && n.name.key() == name_key)
+            .cloned())
+    }
+    async fn children(
+        &mut self,
+        parent: NodeId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError> {
+        let mut children: Vec<Node> = self
+            .work
+            .nodes
+            .values()
+            .filter(|n| n.parent == parent && n.trashed_at.is_none())
+            .filter(|n| after.is_none_or(|a| n.name.key().as_str() > a))
+            .cloned()
+            .collect();
+        children.sort_by_key(|n| n.name.key());
+        children.truncate(limit as usize);
+        Ok(children)
+    }
+    async fn ancestors(&mut self, id: NodeId) -> Result<Vec<Node>, RepositoryError> {
+        let mut chain = Vec::new();
+        let mut current = self.work.nodes.get(&id).map(|n| n.parent);
+        while let Some(parent) = current {
+            match self.work.nodes.get(&parent) {
+                Some(node) => {
+                    chain.push(node.clone());
+                    current = Some(node.parent);
+                }
+                None => break,
+            }
+        }
+        Ok(chain)
+    }
+    async fn subtree_bytes(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
+        Ok(self
+            .descendants(id, false)
+            .iter()
+            .map(|n| self.work.nodes[n].size().get())
+            .sum())
+    }
+    async fn subtree(&mut self, id: NodeId, limit: u32) -> Result<Vec<Node>, RepositoryError> {
+        Ok(self
+            .descendants(id, false)
+            .into_iter()
+            .take(limit as usize)
+            .map(|n| self.work.nodes[&n].clone())
+            .collect())
+    }
+    async fn trashed(
+        &mut self,
+        namespace: NamespaceId,
+        after: Option<(Timestamp, NodeId)>,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError> {
+        let mut trashed: Vec<Node> = self
+            .work
+            .nodes
+            .values()
+            .filter(|n| n.namespace == namespace)
+            .filter(|n| {
+                n.trashed_at
+                    .is_some_and(|at| after.is_none_or(|a| (at, n.id) < a))
+            })
+            .cloned()
+            .collect();
+        trashed.sort_by_key(|n| std::cmp::Reverse((n.trashed_at, n.id)));
+        trashed.truncate(limit as usize);
+        Ok(trashed)
+    }
+    async fn trashed_before(
+        &mut self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError> {
+        let mut trashed: Vec<Node> = self
+            .work
+            .nodes
+            .values()
+            .filter(|n| n.trashed_at.is_some_and(|at| at < cutoff))
+            .cloned()
+            .collect();
+        trashed.sort_by_key(|n| n.trashed_at);
+        trashed.truncate(limit as usize);
+        Ok(trashed)
+    }
+    async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
+        let doomed = self.descendants(id, true);
+        for node in &doomed {
+            self.work.nodes.remove(node);
+        }
+        self.work
+            .revisions
+            .retain(|_, r| !doomed.contains(&r.node()));
+        Ok(doomed.len() as u64)
+    }
+}
+
+#[async_trait]
+impl RevisionRepository for InMemoryTx {
+    async fn insert(&mut self, revision: &Revision) -> Result<(), RepositoryError> {
+        if revision
+            .blocks()
+            .iter()
+            .any(|b| !self.work.blocks.contains_key(b))
+        {
+            return Err(RepositoryError::Backend(InfrastructureError::msg(
+                "foreign key: block not indexed",
+            )));
+        }
+        self.work.revisions.insert(revision.id(), revision.clone());
+        Ok(())
+    }
+    async fn get(&mut self, id: RevisionId) -> Result<Option<Revision>, RepositoryError> {
+        Ok(self.work.revisions.get(&id).cloned())
+    }
+    async fn list_for_node(
+        &mut self,
+        node: NodeId,
+        limit: u32,
+    ) -> Result<Vec<Revision>, RepositoryError> {
+        let mut revisions: Vec<Revision> = self
+            .work
+            .revisions
+            .values()
+            .filter(|r| r.node() == node)
+            .cloned()
+            .collect();
+        revisions.sort_by_key(|r| std::cmp::Reverse((r.created_at(), r.id())));
+        revisions.truncate(limit as usize);
+        Ok(revisions)
+    }
+    async fn prune_before(
+        &mut self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<u64, RepositoryError> {
+        let current: Vec<RevisionId> = self
+            .work
+            .nodes
+            .values()
+            .filter_map(|n| n.file.as_ref().map(|f| f.revision))
+            .collect();
+        let doomed: Vec<RevisionId> = self
+            .work
+            .revisions
+            .values()
+            .filter(|r| r.created_at() < cutoff && !current.contains(&r.id()))
+            .map(|r| r.id())
+            .take(limit as usize)
+            .collect();
+        for id in &doomed {
+            self.work.revisions.remove(id);
+        }
+        Ok(doomed.len() as u64)
+    }
+}
+
+#[async_trait]
+impl BlockRepository for InMemoryTx {
+    async fn touch(
+        &mut self,
+        hash: &BlockHash,
+        size: u32,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError> {
+        self.work.blocks.insert(*hash, (size, now));
+        Ok(())
+    }
+    async fn touch_existing(
+        &mut self,
+        hashes: &[BlockHash],
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        for hash in hashes {
+            match self.work.blocks.get_mut(hash) {
+                Some(entry) => entry.1 = now,
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+    async fn collect(
+        &mut self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<BlockHash>, RepositoryError> {
+        let doomed: Vec<BlockHash> = self
+            .work
+            .blocks
+            .iter()
+            .filter(|(hash, (_, touched))| *touched < cutoff && !self.is_referenced(hash))
+            .map(|(hash, _)| *hash)
+            .take(limit as usize)
+            .collect();
+        for hash in &doomed {
+            self.work.blocks.remove(hash);
+        }
+        Ok(doomed)
+    }
+}
+
+/// Block bytes in memory.
+#[derive(Default, Clone)]
+pub struct InMemoryBlobs(Arc<Mutex<HashMap<BlockHash, Bytes>>>);
+
+impl InMemoryBlobs {
+    /// How many blocks are stored.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl BlobStore for InMemoryBlobs {
+    async fn put(&self, block: HashedBlock) -> Result<(), InfrastructureError> {
+        let bytes: Vec<u8> = block
+            .chunks
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .collect();
+        assert_eq!(
+            BlockHash::of(&bytes),
+            block.hash,
+            "blocks arrive with their hash"
+        );
+        self.0
+            .lock()
+            .unwrap()
+            .entry(block.hash)
+            .or_insert_with(|| Bytes::from(bytes));
+        Ok(())
+    }
+    async fn read(
+        &self,
+        hash: &BlockHash,
+        offset: u64,
+        len: u64,
+    ) -> Result<ByteStream, InfrastructureError> {
+        let block = self
+            .0
+            .lock()
+            .unwrap()
+            .get(hash)
+            .cloned()
+            .ok_or_else(|| InfrastructureError::msg("no such block"))?;
+        let piece = block.slice(offset as usize..(offset + len) as usize);
+        Ok(Box::pin(futures_util::stream::iter([Ok(piece)])))
+    }
+    async fn contains(&self, hash: &BlockHash) -> Result<bool, InfrastructureError> {
+        Ok(self.0.lock().unwrap().contains_key(hash))
+    }
+    async fn delete(&self, hashes: &[BlockHash]) -> Result<(), InfrastructureError> {
+        let mut blocks = self.0.lock().unwrap();
+        for hash in hashes {
+            blocks.remove(hash);
+        }
+        Ok(())
+    }
+}
+
+/// Splits and hashes content in memory, in one go: right for the small contents of unit tests
+/// (the real hasher streams).
+pub struct InMemoryHasher;
+
+impl BlockHasher for InMemoryHasher {
+    fn hash_blocks(&self, content: ByteStream) -> BlockStream {
+        use futures_util::StreamExt;
+        let blocks = async move {
+            let mut data = Vec::new();
+            let mut content = content;
+            while let Some(chunk) = content.next().await {
+                match chunk {
+                    Ok(chunk) => data.extend_from_slice(&chunk),
+                    Err(err) => return vec![Err(err)],
+                }
+            }
+            data.chunks(coffer_domain::files::BLOCK_SIZE)
+                .map(|block| {
+                    Ok(HashedBlock {
+                        hash: BlockHash::of(block),
+                        chunks: vec![Bytes::copy_from_slice(block)],
+                        len: block.len() as u32,
+                    })
+                })
+                .collect()
+        };
+        Box::pin(futures_util::stream::once(blocks).flat_map(futures_util::stream::iter))
+    }
+}
+
 /// A clock that stands still until told to move.
 #[derive(Clone)]
 pub struct ManualClock(Arc<Mutex<Timestamp>>);
@@ -331,6 +768,12 @@ pub struct TestEnv {
     pub accounts: Accounts,
     /// Administration use cases.
     pub admin_uc: Administration,
+    /// File use cases.
+    pub files: Files,
+    /// The fake blob store.
+    pub blobs: InMemoryBlobs,
+    /// The storage rules in force.
+    pub storage: StorageRules,
 }
 
 /// The password every helper-made account has.
@@ -341,6 +784,7 @@ impl TestEnv {
     pub fn new(signup: SignupPolicy) -> Self {
         let store = InMemoryStore::default();
         let clock = ManualClock::default();
+        let blobs = InMemoryBlobs::default();
         let ports = Ports {
             uow: Arc::new(store.clone()),
             clock: Arc::new(clock.clone()),
@@ -348,6 +792,8 @@ impl TestEnv {
             secrets: Arc::new(PredictableSecrets::default()),
             passwords: Arc::new(PrefixHasher),
             login_throttle: Arc::new(FakeThrottle::default()),
+            block_hasher: Arc::new(InMemoryHasher),
+            blobs: Arc::new(blobs.clone()),
         };
         let rules = AccountRules {
             signup,
@@ -355,12 +801,22 @@ impl TestEnv {
             invite_lifetime: chrono::Duration::days(7),
             default_quota: ByteCount::new(1 << 30).unwrap(),
         };
+        let storage = StorageRules {
+            default_quota: rules.default_quota,
+            max_copy_entries: 50,
+            trash_retention: chrono::Duration::days(30),
+            revision_retention: chrono::Duration::days(30),
+            block_grace: chrono::Duration::hours(24),
+        };
         Self {
             accounts: Accounts::new(ports.clone(), rules.clone()),
-            admin_uc: Administration::new(ports, rules.clone()),
+            admin_uc: Administration::new(ports.clone(), rules.clone()),
+            files: Files::new(ports, storage.clone()),
             store,
             clock,
+            blobs,
             rules,
+            storage,
         }
     }
 
@@ -402,6 +858,43 @@ impl TestEnv {
     pub async fn principal(&self, email: &str) -> Principal {
         let token = self.log_in(email).await;
         self.accounts.authenticate(&token.secret).await.unwrap()
+    }
+
+    /// Uploads `data` to `path` with `mode` (no autorename).
+    pub async fn upload_with(
+        &self,
+        caller: &Principal,
+        path: &str,
+        data: &[u8],
+        mode: UploadMode,
+    ) -> Result<UploadOutcome, AppError> {
+        let input = Upload {
+            path: path.into(),
+            mode,
+            autorename: false,
+            client_modified: None,
+            media_type: None,
+            content_hash: None,
+            length: Some(data.len() as u64),
+        };
+        let chunk = Bytes::copy_from_slice(data);
+        let content: ByteStream = Box::pin(futures_util::stream::iter([Ok(chunk)]));
+        self.files.upload(caller, input, content).await
+    }
+
+    /// Uploads `data` to `path` in `add` mode, expecting success.
+    pub async fn upload(&self, caller: &Principal, path: &str, data: &[u8]) -> UploadOutcome {
+        self.upload_with(caller, path, data, UploadMode::Add)
+            .await
+            .unwrap()
+    }
+
+    /// Downloads a file whole.
+    pub async fn download(&self, caller: &Principal, path: &str) -> Result<Vec<u8>, AppError> {
+        use futures_util::TryStreamExt;
+        let download = self.files.download(caller, path, None, None).await?;
+        let chunks: Vec<Bytes> = download.content.try_collect().await?;
+        Ok(chunks.concat())
     }
 
     /// Disables a user as `admin`.

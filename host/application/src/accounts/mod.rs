@@ -40,20 +40,52 @@ impl Accounts {
     }
 }
 
-/// A user together with the quota in force for them.
+/// A user together with their storage quota and usage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountView {
     /// The account.
     pub user: User,
     /// Its effective storage quota.
     pub quota: ByteCount,
+    /// Bytes of the live files in the namespaces it owns.
+    pub used: u64,
 }
 
 impl AccountView {
-    pub(crate) fn of(user: User, rules: &AccountRules) -> Self {
+    pub(crate) fn of(user: User, used: u64, rules: &AccountRules) -> Self {
         let quota = user.effective_quota(rules.default_quota);
-        Self { user, quota }
+        Self { user, quota, used }
     }
+
+    /// Reads the usage of `user` in `tx`.
+    pub(crate) async fn load(
+        tx: &mut dyn crate::ports::Transaction,
+        user: User,
+        rules: &AccountRules,
+    ) -> Result<Self, crate::AppError> {
+        let used = tx.namespaces().usage_of_owner(user.id()).await?;
+        Ok(Self::of(user, used, rules))
+    }
+}
+
+/// Stores a new user with their (empty) home namespace.
+pub(crate) async fn register(
+    ports: &Ports,
+    tx: &mut dyn crate::ports::Transaction,
+    user: &User,
+) -> Result<(), crate::AppError> {
+    match tx.users().insert(user).await {
+        Err(crate::ports::RepositoryError::Conflict(_)) => return Err(crate::AppError::EmailTaken),
+        other => other?,
+    }
+    let home = coffer_domain::files::Namespace {
+        id: coffer_domain::files::NamespaceId::from_uuid(ports.ids.new_id()),
+        owner: user.id(),
+        root: coffer_domain::files::NodeId::from_uuid(ports.ids.new_id()),
+        used: ByteCount::default(),
+    };
+    tx.namespaces().insert(&home, user.created_at()).await?;
+    Ok(())
 }
 
 /// Input of [`Accounts::sign_up`].

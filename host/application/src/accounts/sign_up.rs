@@ -2,7 +2,6 @@ use coffer_domain::account::{Email, Password, SignupDecision, User, UserId};
 
 use super::{AccountView, Accounts, SignUp};
 use crate::AppError;
-use crate::ports::RepositoryError;
 
 impl Accounts {
     /// Creates an account as the sign-up policy allows. The first account of an installation
@@ -48,17 +47,14 @@ impl Accounts {
         }
         let is_admin = decision == SignupDecision::FirstAdministrator;
         let user = User::register(id, email, password_hash, is_admin, now);
-        match tx.users().insert(&user).await {
-            Err(RepositoryError::Conflict(_)) => return Err(AppError::EmailTaken),
-            other => other?,
-        }
+        super::register(&self.ports, tx.as_mut(), &user).await?;
         // After the user exists: the invitation records who accepted it.
         if let Some(invite) = accepted_invite {
             tx.invites().update(&invite).await?;
         }
         tx.commit().await?;
         tracing::info!(user = %user.id(), is_admin, "account created");
-        Ok(AccountView::of(user, &self.rules))
+        Ok(AccountView::of(user, 0, &self.rules))
     }
 }
 

@@ -3,7 +3,6 @@ use coffer_domain::account::{Email, Password, User, UserId};
 use super::Administration;
 use crate::AppError;
 use crate::accounts::AccountView;
-use crate::ports::RepositoryError;
 
 impl Administration {
     /// Creates an account whatever the sign-up policy (operator only: the command line).
@@ -28,13 +27,10 @@ impl Administration {
         if tx.users().find_by_email(user.email()).await?.is_some() {
             return Err(AppError::EmailTaken);
         }
-        match tx.users().insert(&user).await {
-            Err(RepositoryError::Conflict(_)) => return Err(AppError::EmailTaken),
-            other => other?,
-        }
+        crate::accounts::register(&self.ports, tx.as_mut(), &user).await?;
         tx.commit().await?;
         tracing::info!(user = %user.id(), is_admin, "account created by operator");
-        Ok(AccountView::of(user, &self.rules))
+        Ok(AccountView::of(user, 0, &self.rules))
     }
 
     /// Sets a new password and revokes every token of the account (operator only).

@@ -38,11 +38,12 @@ impl Administration {
         } else {
             None
         };
+        let mut views = Vec::with_capacity(users.len());
+        for user in users {
+            views.push(AccountView::load(tx.as_mut(), user, &self.rules).await?);
+        }
         Ok(UserPage {
-            users: users
-                .into_iter()
-                .map(|u| AccountView::of(u, &self.rules))
-                .collect(),
+            users: views,
             next_after,
         })
     }
@@ -56,7 +57,7 @@ impl Administration {
             .get(id)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-        Ok(AccountView::of(user, &self.rules))
+        AccountView::load(tx.as_mut(), user, &self.rules).await
     }
 
     /// Applies `changes` to a user in one transaction: all or nothing.
@@ -99,9 +100,10 @@ impl Administration {
             user.set_quota(quota);
         }
         tx.users().update(&user).await?;
+        let view = AccountView::load(tx.as_mut(), user, &self.rules).await?;
         tx.commit().await?;
         tracing::info!(?changes, "user changed by administrator");
-        Ok(AccountView::of(user, &self.rules))
+        Ok(view)
     }
 }
 

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
+use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
 use thiserror::Error;
 
 use crate::InfrastructureError;
@@ -37,6 +38,14 @@ pub trait Transaction: Send {
     fn tokens(&mut self) -> &mut dyn TokenRepository;
     /// Invitations.
     fn invites(&mut self) -> &mut dyn InviteRepository;
+    /// Namespaces (trees of files) and their usage.
+    fn namespaces(&mut self) -> &mut dyn NamespaceRepository;
+    /// Files and folders.
+    fn nodes(&mut self) -> &mut dyn NodeRepository;
+    /// File revisions and their block lists.
+    fn revisions(&mut self) -> &mut dyn RevisionRepository;
+    /// The index of stored blocks.
+    fn blocks(&mut self) -> &mut dyn BlockRepository;
     /// Makes every change of this transaction durable, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -101,4 +110,122 @@ pub trait InviteRepository: Send {
     ) -> Result<Option<Invite>, RepositoryError>;
     /// Saves an invitation's acceptance.
     async fn update(&mut self, invite: &Invite) -> Result<(), RepositoryError>;
+}
+
+/// Namespaces: each is a tree of files and folders with an owner and a usage counter.
+#[async_trait]
+pub trait NamespaceRepository: Send {
+    /// Creates a namespace and its (empty) root folder.
+    async fn insert(
+        &mut self,
+        namespace: &Namespace,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError>;
+    /// A user's home namespace.
+    async fn home_of(&mut self, user: UserId) -> Result<Option<Namespace>, RepositoryError>;
+    /// Reads a namespace and keeps other writers of it out until this transaction ends, so that
+    /// decisions on its content and usage (conflicts, quota) hold at commit.
+    async fn lock(&mut self, id: NamespaceId) -> Result<Namespace, RepositoryError>;
+    /// Adds `delta` (possibly negative) to the namespace's usage.
+    async fn add_usage(&mut self, id: NamespaceId, delta: i64) -> Result<(), RepositoryError>;
+    /// Bytes used by all namespaces the user owns.
+    async fn usage_of_owner(&mut self, user: UserId) -> Result<u64, RepositoryError>;
+}
+
+/// Files and folders. "Live" means not trashed; a node whose ancestor is trashed is hidden with
+/// it but keeps `trashed_at` empty (trashing a folder is one change, not one per descendant).
+#[async_trait]
+pub trait NodeRepository: Send {
+    /// Adds a node; `Conflict("name")` if a live sibling has the same name key.
+    async fn insert(&mut self, node: &Node) -> Result<(), RepositoryError>;
+    /// Saves a node's parent, name, current file version, times and trash state;
+    /// `Conflict("name")` if that collides with a live sibling.
+    async fn update(&mut self, node: &Node) -> Result<(), RepositoryError>;
+    /// A node (never a namespace root).
+    async fn get(&mut self, id: NodeId) -> Result<Option<Node>, RepositoryError>;
+    /// The live child of `parent` whose name has this key.
+    async fn child(
+        &mut self,
+        parent: NodeId,
+        name_key: &str,
+    ) -> Result<Option<Node>, RepositoryError>;
+    /// Up to `limit` live children of `parent` ordered by name key, after `after` (a name key).
+    async fn children(
+        &mut self,
+        parent: NodeId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError>;
+    /// The folders above `id`, nearest first, up to but excluding the namespace root.
+    async fn ancestors(&mut self, id: NodeId) -> Result<Vec<Node>, RepositoryError>;
+    /// Total size of the files in the subtree at `id` (itself included) that are not trashed
+    /// on their own: what trashing or restoring `id` removes from or adds to the usage.
+    async fn subtree_bytes(&mut self, id: NodeId) -> Result<u64, RepositoryError>;
+    /// The nodes of the subtree at `id` (itself first, then parents before children), at most
+    /// `limit`; descendants that are trashed on their own are left out.
+    async fn subtree(&mut self, id: NodeId, limit: u32) -> Result<Vec<Node>, RepositoryError>;
+    /// Trashed nodes of a namespace (the ones trashed themselves), most recent first, after
+    /// `after` (the last one of the previous page).
+    async fn trashed(
+        &mut self,
+        namespace: NamespaceId,
+        after: Option<(Timestamp, NodeId)>,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError>;
+    /// Trashed nodes (of any namespace) trashed before `cutoff`, at most `limit`.
+    async fn trashed_before(
+        &mut self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError>;
+    /// Deletes the subtree at `id` for good, with its revisions; returns how many nodes.
+    async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError>;
+}
+
+/// File revisions.
+#[async_trait]
+pub trait RevisionRepository: Send {
+    /// Stores a revision and its block list. Every block must be in the block index.
+    async fn insert(&mut self, revision: &Revision) -> Result<(), RepositoryError>;
+    /// A revision with its blocks.
+    async fn get(&mut self, id: RevisionId) -> Result<Option<Revision>, RepositoryError>;
+    /// A file's revisions, newest first, at most `limit`.
+    async fn list_for_node(
+        &mut self,
+        node: NodeId,
+        limit: u32,
+    ) -> Result<Vec<Revision>, RepositoryError>;
+    /// Deletes revisions created before `cutoff` that are no file's current revision; at most
+    /// `limit`. Returns how many.
+    async fn prune_before(&mut self, cutoff: Timestamp, limit: u32)
+    -> Result<u64, RepositoryError>;
+}
+
+/// The index of stored blocks, which garbage collection works from.
+///
+/// A block's `touched_at` protects it: collection only takes blocks unreferenced by any revision
+/// *and* untouched for the grace period. Uploads touch each block before storing its bytes and
+/// again in the transaction that references it.
+#[async_trait]
+pub trait BlockRepository: Send {
+    /// Records that a block is (about to be) stored, or refreshes its `touched_at`.
+    async fn touch(
+        &mut self,
+        hash: &BlockHash,
+        size: u32,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError>;
+    /// Refreshes `touched_at` of blocks that must already be indexed; false if any is not.
+    async fn touch_existing(
+        &mut self,
+        hashes: &[BlockHash],
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError>;
+    /// Removes from the index up to `limit` blocks that no revision references and that were
+    /// last touched before `cutoff`; returns them, so their bytes can be deleted.
+    async fn collect(
+        &mut self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<BlockHash>, RepositoryError>;
 }

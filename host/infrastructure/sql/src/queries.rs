@@ -47,3 +47,131 @@ pub const INSERT_INVITE: &str = "INSERT INTO invites \
 pub const FIND_INVITE_BY_DIGEST: &str = "SELECT id, code_digest, email, created_by, created_at, \
     expires_at, accepted_by FROM invites WHERE code_digest = $1";
 pub const UPDATE_INVITE: &str = "UPDATE invites SET accepted_by = $2 WHERE id = $1";
+
+// --- files -------------------------------------------------------------------------------------
+
+macro_rules! node_columns {
+    () => {
+        "n.id, n.namespace_id, n.parent_id, n.name, n.is_folder, n.revision_id, n.size, \
+         n.content_hash, n.client_modified, n.created_at, n.modified_at, n.trashed_at"
+    };
+}
+
+pub const INSERT_NAMESPACE: &str = "INSERT INTO namespaces \
+    (id, owner_id, kind, root_id, used_bytes, created_at) VALUES ($1, $2, 'home', $3, $4, $5)";
+pub const INSERT_ROOT_NODE: &str = "INSERT INTO nodes \
+    (id, namespace_id, parent_id, name, name_key, is_folder, created_at, modified_at) \
+    VALUES ($1, $2, NULL, '', '', TRUE, $3, $3)";
+pub const HOME_NAMESPACE: &str = "SELECT id, owner_id, root_id, used_bytes FROM namespaces WHERE owner_id = $1 AND kind = 'home'";
+pub const SELECT_NAMESPACE: &str =
+    "SELECT id, owner_id, root_id, used_bytes FROM namespaces WHERE id = $1";
+pub const SELECT_NAMESPACE_FOR_UPDATE: &str =
+    "SELECT id, owner_id, root_id, used_bytes FROM namespaces WHERE id = $1 FOR UPDATE";
+pub const ADD_USAGE: &str = "UPDATE namespaces SET used_bytes = used_bytes + $2 WHERE id = $1";
+pub const USAGE_OF_OWNER: &str =
+    "SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) FROM namespaces WHERE owner_id = $1";
+
+pub const INSERT_NODE: &str = "INSERT INTO nodes \
+    (id, namespace_id, parent_id, name, name_key, is_folder, revision_id, size, content_hash, \
+     client_modified, created_at, modified_at, trashed_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+pub const UPDATE_NODE: &str = "UPDATE nodes SET parent_id = $2, name = $3, name_key = $4, \
+    revision_id = $5, size = $6, content_hash = $7, client_modified = $8, modified_at = $9, \
+    trashed_at = $10 WHERE id = $1";
+pub const GET_NODE: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.id = $1 AND n.parent_id IS NOT NULL"
+);
+pub const CHILD_NODE: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.parent_id = $1 AND n.name_key = $2 AND n.trashed_at IS NULL"
+);
+pub const CHILDREN: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.parent_id = $1 AND n.trashed_at IS NULL ORDER BY n.name_key LIMIT $2"
+);
+pub const CHILDREN_AFTER: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.parent_id = $1 AND n.trashed_at IS NULL AND n.name_key > $2 \
+      ORDER BY n.name_key LIMIT $3"
+);
+pub const ANCESTORS: &str = concat!(
+    "WITH RECURSIVE chain(id, depth) AS ( \
+         SELECT parent_id, 1 FROM nodes WHERE id = $1 \
+         UNION ALL \
+         SELECT p.parent_id, chain.depth + 1 FROM nodes p JOIN chain ON p.id = chain.id \
+         WHERE p.parent_id IS NOT NULL) \
+     SELECT ",
+    node_columns!(),
+    " FROM nodes n JOIN chain ON n.id = chain.id WHERE n.parent_id IS NOT NULL ORDER BY chain.depth"
+);
+pub const SUBTREE_BYTES: &str = "WITH RECURSIVE sub(id) AS ( \
+         SELECT id FROM nodes WHERE id = $1 \
+         UNION ALL \
+         SELECT c.id FROM nodes c JOIN sub ON c.parent_id = sub.id WHERE c.trashed_at IS NULL) \
+     SELECT CAST(COALESCE(SUM(n.size), 0) AS BIGINT) FROM nodes n JOIN sub ON n.id = sub.id \
+     WHERE NOT n.is_folder";
+pub const SUBTREE: &str = concat!(
+    "WITH RECURSIVE sub(id, depth) AS ( \
+         SELECT id, 0 FROM nodes WHERE id = $1 \
+         UNION ALL \
+         SELECT c.id, sub.depth + 1 FROM nodes c JOIN sub ON c.parent_id = sub.id \
+         WHERE c.trashed_at IS NULL) \
+     SELECT ",
+    node_columns!(),
+    " FROM nodes n JOIN sub ON n.id = sub.id ORDER BY sub.depth, n.name_key LIMIT $2"
+);
+pub const TRASHED: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.namespace_id = $1 AND n.trashed_at IS NOT NULL \
+      ORDER BY n.trashed_at DESC, n.id DESC LIMIT $2"
+);
+pub const TRASHED_AFTER: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.namespace_id = $1 AND n.trashed_at IS NOT NULL \
+      AND (n.trashed_at < $2 OR (n.trashed_at = $2 AND n.id < $3)) \
+      ORDER BY n.trashed_at DESC, n.id DESC LIMIT $4"
+);
+pub const TRASHED_BEFORE: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.trashed_at IS NOT NULL AND n.trashed_at < $1 \
+      ORDER BY n.trashed_at LIMIT $2"
+);
+pub const DELETE_SUBTREE: &str = "WITH RECURSIVE sub(id) AS ( \
+         SELECT id FROM nodes WHERE id = $1 \
+         UNION ALL \
+         SELECT c.id FROM nodes c JOIN sub ON c.parent_id = sub.id) \
+     DELETE FROM nodes WHERE id IN (SELECT id FROM sub)";
+
+pub const INSERT_REVISION: &str = "INSERT INTO revisions \
+    (id, node_id, size, content_hash, media_type, client_modified, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const INSERT_REVISION_BLOCK: &str =
+    "INSERT INTO revision_blocks (revision_id, position, block_hash) VALUES ($1, $2, $3)";
+pub const GET_REVISION: &str = "SELECT id, node_id, size, content_hash, media_type, \
+    client_modified, created_at FROM revisions WHERE id = $1";
+pub const REVISION_BLOCKS: &str =
+    "SELECT block_hash FROM revision_blocks WHERE revision_id = $1 ORDER BY position";
+pub const REVISIONS_OF_NODE: &str = "SELECT id, node_id, size, content_hash, media_type, \
+    client_modified, created_at FROM revisions WHERE node_id = $1 \
+    ORDER BY created_at DESC, id DESC LIMIT $2";
+pub const PRUNE_REVISIONS: &str = "DELETE FROM revisions WHERE id IN ( \
+    SELECT r.id FROM revisions r WHERE r.created_at < $1 \
+    AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.revision_id = r.id) LIMIT $2)";
+
+pub const TOUCH_BLOCK: &str = "INSERT INTO blocks (hash, size, touched_at) VALUES ($1, $2, $3) \
+    ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at";
+pub const TOUCH_EXISTING_BLOCK: &str = "UPDATE blocks SET touched_at = $2 WHERE hash = $1";
+// The outer `touched_at` test is re-checked against a row a concurrent upload just touched
+// (PostgreSQL re-evaluates it on the newest row version), so such a block is never taken.
+pub const COLLECT_BLOCKS: &str = "DELETE FROM blocks WHERE touched_at < $1 AND hash IN ( \
+    SELECT b.hash FROM blocks b WHERE b.touched_at < $1 \
+    AND NOT EXISTS (SELECT 1 FROM revision_blocks rb WHERE rb.block_hash = b.hash) LIMIT $2) \
+    RETURNING hash";

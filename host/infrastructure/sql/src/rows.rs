@@ -120,3 +120,164 @@ impl InviteRow {
         })
     }
 }
+
+// --- files -------------------------------------------------------------------------------------
+
+use coffer_domain::files::{
+    BlockHash, ContentHash, FileVersion, Namespace, NamespaceId, Node, NodeId, NodeKind, NodeName,
+    Revision, RevisionId,
+};
+
+fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], RepositoryError> {
+    bytes.try_into().map_err(|_| corrupt(what))
+}
+
+fn byte_count(value: i64) -> Result<ByteCount, RepositoryError> {
+    u64::try_from(value)
+        .ok()
+        .and_then(|v| ByteCount::new(v).ok())
+        .ok_or_else(|| corrupt("byte count"))
+}
+
+/// A row of `namespaces`.
+#[derive(sqlx::FromRow)]
+pub struct NamespaceRow {
+    id: Uuid,
+    owner_id: Uuid,
+    root_id: Uuid,
+    used_bytes: i64,
+}
+
+impl NamespaceRow {
+    pub fn into_namespace(self) -> Result<Namespace, RepositoryError> {
+        Ok(Namespace {
+            id: NamespaceId::from_uuid(self.id),
+            owner: UserId::from_uuid(self.owner_id),
+            root: NodeId::from_uuid(self.root_id),
+            used: byte_count(self.used_bytes)?,
+        })
+    }
+}
+
+/// A row of `nodes` (never a namespace root: those have no parent).
+#[derive(sqlx::FromRow)]
+pub struct NodeRow {
+    id: Uuid,
+    namespace_id: Uuid,
+    parent_id: Option<Uuid>,
+    name: String,
+    is_folder: bool,
+    revision_id: Option<Uuid>,
+    size: Option<i64>,
+    content_hash: Option<Vec<u8>>,
+    client_modified: Option<i64>,
+    created_at: i64,
+    modified_at: i64,
+    trashed_at: Option<i64>,
+}
+
+impl NodeRow {
+    pub fn into_node(self) -> Result<Node, RepositoryError> {
+        let file = match (
+            self.is_folder,
+            self.revision_id,
+            self.size,
+            self.content_hash,
+            self.client_modified,
+        ) {
+            (true, ..) => None,
+            (false, Some(revision), Some(size), Some(hash), Some(client_modified)) => {
+                Some(FileVersion {
+                    revision: RevisionId::from_uuid(revision),
+                    size: byte_count(size)?,
+                    content_hash: ContentHash::from_bytes(hash32(hash, "content hash")?),
+                    client_modified: timestamp(client_modified)?,
+                })
+            }
+            _ => return Err(corrupt("file without a current revision")),
+        };
+        Ok(Node {
+            id: NodeId::from_uuid(self.id),
+            namespace: NamespaceId::from_uuid(self.namespace_id),
+            parent: NodeId::from_uuid(self.parent_id.ok_or_else(|| corrupt("root as entry"))?),
+            name: NodeName::parse(&self.name).map_err(|_| corrupt("node name"))?,
+            kind: if self.is_folder {
+                NodeKind::Folder
+            } else {
+                NodeKind::File
+            },
+            file,
+            created_at: timestamp(self.created_at)?,
+            modified_at: timestamp(self.modified_at)?,
+            trashed_at: self.trashed_at.map(timestamp).transpose()?,
+        })
+    }
+}
+
+/// A row of `revisions`, without its blocks.
+#[derive(sqlx::FromRow)]
+pub struct RevisionRow {
+    id: Uuid,
+    node_id: Uuid,
+    size: i64,
+    content_hash: Vec<u8>,
+    media_type: Option<String>,
+    client_modified: i64,
+    created_at: i64,
+}
+
+impl RevisionRow {
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    pub fn into_revision(self, blocks: Vec<Vec<u8>>) -> Result<Revision, RepositoryError> {
+        let blocks = blocks
+            .into_iter()
+            .map(|b| hash32(b, "block hash").map(BlockHash::from_bytes))
+            .collect::<Result<Vec<_>, _>>()?;
+        let revision = Revision::new(
+            RevisionId::from_uuid(self.id),
+            NodeId::from_uuid(self.node_id),
+            byte_count(self.size)?,
+            blocks,
+            self.media_type,
+            timestamp(self.client_modified)?,
+            timestamp(self.created_at)?,
+        )
+        .map_err(|_| corrupt("revision blocks"))?;
+        if revision.content_hash().as_bytes()[..] != self.content_hash[..] {
+            return Err(corrupt("revision content hash"));
+        }
+        Ok(revision)
+    }
+}
+
+/// Column values of a node's current file version (all NULL for folders).
+pub struct FileColumns {
+    pub revision: Option<Uuid>,
+    pub size: Option<i64>,
+    pub content_hash: Option<Vec<u8>>,
+    pub client_modified: Option<i64>,
+}
+
+pub fn file_columns(node: &Node) -> FileColumns {
+    match &node.file {
+        Some(file) => FileColumns {
+            revision: Some(file.revision.as_uuid()),
+            size: Some(file.size.get() as i64),
+            content_hash: Some(file.content_hash.as_bytes().to_vec()),
+            client_modified: Some(micros(file.client_modified)),
+        },
+        None => FileColumns {
+            revision: None,
+            size: None,
+            content_hash: None,
+            client_modified: None,
+        },
+    }
+}
+
+pub fn block_hash(bytes: Vec<u8>) -> Result<BlockHash, RepositoryError> {
+    hash32(bytes, "block hash").map(BlockHash::from_bytes)
+}

@@ -4,13 +4,19 @@
 use async_trait::async_trait;
 use coffer_application::InfrastructureError;
 use coffer_application::ports::{
-    InviteRepository, RepositoryError, TokenRepository, Transaction, UserRepository,
+    BlockRepository, InviteRepository, NamespaceRepository, NodeRepository, RepositoryError,
+    RevisionRepository, TokenRepository, Transaction, UserRepository,
 };
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
+use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
+use uuid::Uuid;
 
 use crate::queries::*;
-use crate::rows::{InviteRow, TokenRow, UserRow, micros, quota_column};
+use crate::rows::{
+    InviteRow, NamespaceRow, NodeRow, RevisionRow, TokenRow, UserRow, block_hash, file_columns,
+    micros, quota_column,
+};
 
 /// Any database error, as the port's backend error.
 pub(crate) fn backend_error(err: sqlx::Error) -> RepositoryError {
@@ -26,7 +32,7 @@ fn conflict_on(what: &'static str) -> impl FnOnce(sqlx::Error) -> RepositoryErro
 }
 
 macro_rules! sql_transaction {
-    ($name:ident, $db:ty, lock_users: $lock_users:expr) => {
+    ($name:ident, $db:ty, lock_users: $lock_users:expr, lock_namespace: $lock_namespace:expr) => {
         /// A transaction on this backend; dropping it without commit rolls it back.
         pub(crate) struct $name {
             tx: sqlx::Transaction<'static, $db>,
@@ -47,6 +53,18 @@ macro_rules! sql_transaction {
                 self
             }
             fn invites(&mut self) -> &mut dyn InviteRepository {
+                self
+            }
+            fn namespaces(&mut self) -> &mut dyn NamespaceRepository {
+                self
+            }
+            fn nodes(&mut self) -> &mut dyn NodeRepository {
+                self
+            }
+            fn revisions(&mut self) -> &mut dyn RevisionRepository {
+                self
+            }
+            fn blocks(&mut self) -> &mut dyn BlockRepository {
                 self
             }
             async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -269,10 +287,412 @@ macro_rules! sql_transaction {
                 Ok(())
             }
         }
+
+        #[async_trait]
+        impl NamespaceRepository for $name {
+            async fn insert(
+                &mut self,
+                namespace: &Namespace,
+                now: Timestamp,
+            ) -> Result<(), RepositoryError> {
+                sqlx::query(INSERT_NAMESPACE)
+                    .bind(namespace.id.as_uuid())
+                    .bind(namespace.owner.as_uuid())
+                    .bind(namespace.root.as_uuid())
+                    .bind(namespace.used.get() as i64)
+                    .bind(micros(now))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("namespace"))?;
+                sqlx::query(INSERT_ROOT_NODE)
+                    .bind(namespace.root.as_uuid())
+                    .bind(namespace.id.as_uuid())
+                    .bind(micros(now))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn home_of(
+                &mut self,
+                user: UserId,
+            ) -> Result<Option<Namespace>, RepositoryError> {
+                sqlx::query_as::<_, NamespaceRow>(HOME_NAMESPACE)
+                    .bind(user.as_uuid())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .map(NamespaceRow::into_namespace)
+                    .transpose()
+            }
+
+            async fn lock(&mut self, id: NamespaceId) -> Result<Namespace, RepositoryError> {
+                let statement: &'static str = $lock_namespace;
+                sqlx::query_as::<_, NamespaceRow>(statement)
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_namespace()
+            }
+
+            async fn add_usage(
+                &mut self,
+                id: NamespaceId,
+                delta: i64,
+            ) -> Result<(), RepositoryError> {
+                sqlx::query(ADD_USAGE)
+                    .bind(id.as_uuid())
+                    .bind(delta)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn usage_of_owner(&mut self, user: UserId) -> Result<u64, RepositoryError> {
+                let used: i64 = sqlx::query_scalar(USAGE_OF_OWNER)
+                    .bind(user.as_uuid())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(used.max(0) as u64)
+            }
+        }
+
+        #[async_trait]
+        impl NodeRepository for $name {
+            async fn insert(&mut self, node: &Node) -> Result<(), RepositoryError> {
+                let file = file_columns(node);
+                sqlx::query(INSERT_NODE)
+                    .bind(node.id.as_uuid())
+                    .bind(node.namespace.as_uuid())
+                    .bind(node.parent.as_uuid())
+                    .bind(node.name.as_str())
+                    .bind(node.name.key())
+                    .bind(node.is_folder())
+                    .bind(file.revision)
+                    .bind(file.size)
+                    .bind(file.content_hash)
+                    .bind(file.client_modified)
+                    .bind(micros(node.created_at))
+                    .bind(micros(node.modified_at))
+                    .bind(node.trashed_at.map(micros))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("name"))?;
+                Ok(())
+            }
+
+            async fn update(&mut self, node: &Node) -> Result<(), RepositoryError> {
+                let file = file_columns(node);
+                sqlx::query(UPDATE_NODE)
+                    .bind(node.id.as_uuid())
+                    .bind(node.parent.as_uuid())
+                    .bind(node.name.as_str())
+                    .bind(node.name.key())
+                    .bind(file.revision)
+                    .bind(file.size)
+                    .bind(file.content_hash)
+                    .bind(file.client_modified)
+                    .bind(micros(node.modified_at))
+                    .bind(node.trashed_at.map(micros))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("name"))?;
+                Ok(())
+            }
+
+            async fn get(&mut self, id: NodeId) -> Result<Option<Node>, RepositoryError> {
+                sqlx::query_as::<_, NodeRow>(GET_NODE)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .map(NodeRow::into_node)
+                    .transpose()
+            }
+
+            async fn child(
+                &mut self,
+                parent: NodeId,
+                name_key: &str,
+            ) -> Result<Option<Node>, RepositoryError> {
+                sqlx::query_as::<_, NodeRow>(CHILD_NODE)
+                    .bind(parent.as_uuid())
+                    .bind(name_key)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .map(NodeRow::into_node)
+                    .transpose()
+            }
+
+            async fn children(
+                &mut self,
+                parent: NodeId,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<Node>, RepositoryError> {
+                let rows = match after {
+                    Some(after) => {
+                        sqlx::query_as::<_, NodeRow>(CHILDREN_AFTER)
+                            .bind(parent.as_uuid())
+                            .bind(after)
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *self.tx)
+                            .await
+                    }
+                    None => {
+                        sqlx::query_as::<_, NodeRow>(CHILDREN)
+                            .bind(parent.as_uuid())
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *self.tx)
+                            .await
+                    }
+                }
+                .map_err(backend_error)?;
+                rows.into_iter().map(NodeRow::into_node).collect()
+            }
+
+            async fn ancestors(&mut self, id: NodeId) -> Result<Vec<Node>, RepositoryError> {
+                sqlx::query_as::<_, NodeRow>(ANCESTORS)
+                    .bind(id.as_uuid())
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(NodeRow::into_node)
+                    .collect()
+            }
+
+            async fn subtree_bytes(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
+                let bytes: i64 = sqlx::query_scalar(SUBTREE_BYTES)
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(bytes.max(0) as u64)
+            }
+
+            async fn subtree(
+                &mut self,
+                id: NodeId,
+                limit: u32,
+            ) -> Result<Vec<Node>, RepositoryError> {
+                sqlx::query_as::<_, NodeRow>(SUBTREE)
+                    .bind(id.as_uuid())
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(NodeRow::into_node)
+                    .collect()
+            }
+
+            async fn trashed(
+                &mut self,
+                namespace: NamespaceId,
+                after: Option<(Timestamp, NodeId)>,
+                limit: u32,
+            ) -> Result<Vec<Node>, RepositoryError> {
+                let rows = match after {
+                    Some((at, id)) => {
+                        sqlx::query_as::<_, NodeRow>(TRASHED_AFTER)
+                            .bind(namespace.as_uuid())
+                            .bind(micros(at))
+                            .bind(id.as_uuid())
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *self.tx)
+                            .await
+                    }
+                    None => {
+                        sqlx::query_as::<_, NodeRow>(TRASHED)
+                            .bind(namespace.as_uuid())
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *self.tx)
+                            .await
+                    }
+                }
+                .map_err(backend_error)?;
+                rows.into_iter().map(NodeRow::into_node).collect()
+            }
+
+            async fn trashed_before(
+                &mut self,
+                cutoff: Timestamp,
+                limit: u32,
+            ) -> Result<Vec<Node>, RepositoryError> {
+                sqlx::query_as::<_, NodeRow>(TRASHED_BEFORE)
+                    .bind(micros(cutoff))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(NodeRow::into_node)
+                    .collect()
+            }
+
+            async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
+                let done = sqlx::query(DELETE_SUBTREE)
+                    .bind(id.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl RevisionRepository for $name {
+            async fn insert(&mut self, revision: &Revision) -> Result<(), RepositoryError> {
+                sqlx::query(INSERT_REVISION)
+                    .bind(revision.id().as_uuid())
+                    .bind(revision.node().as_uuid())
+                    .bind(revision.size().get() as i64)
+                    .bind(&revision.content_hash().as_bytes()[..])
+                    .bind(revision.media_type())
+                    .bind(micros(revision.client_modified()))
+                    .bind(micros(revision.created_at()))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("revision"))?;
+                for (position, block) in revision.blocks().iter().enumerate() {
+                    sqlx::query(INSERT_REVISION_BLOCK)
+                        .bind(revision.id().as_uuid())
+                        .bind(position as i64)
+                        .bind(&block.as_bytes()[..])
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                Ok(())
+            }
+
+            async fn get(&mut self, id: RevisionId) -> Result<Option<Revision>, RepositoryError> {
+                let Some(row) = sqlx::query_as::<_, RevisionRow>(GET_REVISION)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                else {
+                    return Ok(None);
+                };
+                let blocks = self.revision_blocks(id.as_uuid()).await?;
+                row.into_revision(blocks).map(Some)
+            }
+
+            async fn list_for_node(
+                &mut self,
+                node: NodeId,
+                limit: u32,
+            ) -> Result<Vec<Revision>, RepositoryError> {
+                let rows = sqlx::query_as::<_, RevisionRow>(REVISIONS_OF_NODE)
+                    .bind(node.as_uuid())
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                let mut revisions = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let blocks = self.revision_blocks(row.id()).await?;
+                    revisions.push(row.into_revision(blocks)?);
+                }
+                Ok(revisions)
+            }
+
+            async fn prune_before(
+                &mut self,
+                cutoff: Timestamp,
+                limit: u32,
+            ) -> Result<u64, RepositoryError> {
+                let done = sqlx::query(PRUNE_REVISIONS)
+                    .bind(micros(cutoff))
+                    .bind(i64::from(limit))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        impl $name {
+            async fn revision_blocks(
+                &mut self,
+                revision: Uuid,
+            ) -> Result<Vec<Vec<u8>>, RepositoryError> {
+                sqlx::query_scalar(REVISION_BLOCKS)
+                    .bind(revision)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)
+            }
+        }
+
+        #[async_trait]
+        impl BlockRepository for $name {
+            async fn touch(
+                &mut self,
+                hash: &BlockHash,
+                size: u32,
+                now: Timestamp,
+            ) -> Result<(), RepositoryError> {
+                sqlx::query(TOUCH_BLOCK)
+                    .bind(&hash.as_bytes()[..])
+                    .bind(i64::from(size))
+                    .bind(micros(now))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn touch_existing(
+                &mut self,
+                hashes: &[BlockHash],
+                now: Timestamp,
+            ) -> Result<bool, RepositoryError> {
+                for hash in hashes {
+                    let done = sqlx::query(TOUCH_EXISTING_BLOCK)
+                        .bind(&hash.as_bytes()[..])
+                        .bind(micros(now))
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(backend_error)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+
+            async fn collect(
+                &mut self,
+                cutoff: Timestamp,
+                limit: u32,
+            ) -> Result<Vec<BlockHash>, RepositoryError> {
+                let rows: Vec<Vec<u8>> = sqlx::query_scalar(COLLECT_BLOCKS)
+                    .bind(micros(cutoff))
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                rows.into_iter().map(block_hash).collect()
+            }
+        }
     };
 }
 
 // SQLite write transactions begin IMMEDIATE, which already excludes every other writer.
-sql_transaction!(SqliteTx, sqlx::Sqlite, lock_users: None);
+// SQLite has no row locks; BEGIN IMMEDIATE already serialises writers.
+sql_transaction!(SqliteTx, sqlx::Sqlite, lock_users: None, lock_namespace: SELECT_NAMESPACE);
 // SHARE ROW EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock an INSERT takes.
-sql_transaction!(PgTx, sqlx::Postgres, lock_users: Some(LOCK_USERS_AGAINST_INSERTS));
+sql_transaction!(
+    PgTx,
+    sqlx::Postgres,
+    lock_users: Some(LOCK_USERS_AGAINST_INSERTS),
+    lock_namespace: SELECT_NAMESPACE_FOR_UPDATE
+);

@@ -1,0 +1,124 @@
+//! Use cases on files and folders: upload, download, list, create folders, move, copy, trash,
+//! revisions, and garbage collection of unreferenced content.
+
+mod content;
+mod locate;
+mod maintenance;
+mod organise;
+mod revisions;
+mod trash;
+mod upload;
+
+use chrono::Duration;
+use coffer_domain::Timestamp;
+use coffer_domain::account::ByteCount;
+use coffer_domain::files::{Node, NodeId, NodePath, Revision};
+
+use crate::Ports;
+use crate::ports::ByteStream;
+
+pub use content::RangeRequest;
+pub use locate::Target;
+pub use maintenance::{GcProgress, GcReport};
+pub use upload::{Upload, UploadMode, UploadOutcome};
+
+/// The rules an installation sets for storage (from configuration).
+#[derive(Debug, Clone)]
+pub struct StorageRules {
+    /// Quota of users without their own.
+    pub default_quota: ByteCount,
+    /// Most entries one folder copy may create.
+    pub max_copy_entries: u32,
+    /// How long trashed items are kept before they are deleted for good.
+    pub trash_retention: Duration,
+    /// How long replaced revisions are kept.
+    pub revision_retention: Duration,
+    /// How long an unreferenced block is kept before its bytes are deleted (covers uploads in
+    /// progress, which reference their blocks only when they commit).
+    pub block_grace: Duration,
+}
+
+/// The file use cases.
+#[derive(Clone)]
+pub struct Files {
+    ports: Ports,
+    rules: StorageRules,
+}
+
+impl Files {
+    /// Wires the use cases to their ports and rules.
+    pub fn new(ports: Ports, rules: StorageRules) -> Self {
+        Self { ports, rules }
+    }
+}
+
+/// A file or folder with its path as the caller sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The node.
+    pub node: Node,
+    /// Its display path (names as stored, case preserved).
+    pub path: NodePath,
+}
+
+/// One page of a folder listing.
+#[derive(Debug, Clone)]
+pub struct FolderPage {
+    /// Entries in name order (depth-first when recursive).
+    pub entries: Vec<Entry>,
+    /// Where the next page starts, if more may follow.
+    pub cursor: Option<ListCursor>,
+}
+
+/// Where a listing stopped: the folders being walked (outermost first), each with the name key
+/// of the last entry returned from it. Opaque to clients; checked when it comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCursor {
+    /// Whether the listing descends into subfolders.
+    pub recursive: bool,
+    /// The walk's position.
+    pub frames: Vec<ListFrame>,
+}
+
+/// One folder of a listing walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFrame {
+    /// The folder.
+    pub folder: NodeId,
+    /// Name key of the last entry returned from it.
+    pub after: Option<String>,
+}
+
+/// A download: metadata first, the bytes as a lazy stream.
+pub struct Download {
+    /// The file.
+    pub entry: Entry,
+    /// The revision served.
+    pub revision: Revision,
+    /// The byte range served (`start..end`); the whole file unless a range was asked for.
+    pub range: (u64, u64),
+    /// Whether a range was asked for (and satisfiable).
+    pub partial: bool,
+    /// The bytes of `range`, read from storage only as they are polled.
+    pub content: ByteStream,
+}
+
+/// An item in the trash.
+#[derive(Debug, Clone)]
+pub struct TrashedEntry {
+    /// The trashed node (with `trashed_at`).
+    pub node: Node,
+    /// Where it was when it was trashed.
+    pub original_path: NodePath,
+}
+
+/// One page of the trash, most recently trashed first.
+#[derive(Debug, Clone)]
+pub struct TrashPage {
+    /// The items.
+    pub items: Vec<TrashedEntry>,
+    /// Position after the last item, if more may follow.
+    pub next_after: Option<(Timestamp, NodeId)>,
+}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,268 @@
+//! Upload: stream the content into blocks, then commit the file in one short transaction.
+
+use std::collections::BTreeSet;
+
+use coffer_domain::Timestamp;
+use coffer_domain::account::ByteCount;
+use coffer_domain::files::{
+    BlockHash, ContentHash, Node, NodeId, NodeKind, Revision, RevisionId, WriteMode, WriteOutcome,
+};
+use futures_util::StreamExt;
+
+use super::locate::Located;
+use super::{Entry, Files, Target};
+use crate::ports::{ByteStream, Transaction};
+use crate::{AppError, Principal};
+
+/// How an upload treats a file already at the path (the `rev` of `Update` is as sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadMode {
+    /// Never replace (the default).
+    Add,
+    /// Always replace.
+    Overwrite,
+    /// Replace only if this is the current revision.
+    Update(String),
+}
+
+/// Input of [`Files::upload`], as received.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// Where to put the file (missing parent folders are created).
+    pub path: String,
+    /// What to do if a file is there.
+    pub mode: UploadMode,
+    /// On conflict, store under a free numbered name (`report (1).pdf`) instead of failing.
+    pub autorename: bool,
+    /// The file's modification time on the client.
+    pub client_modified: Option<Timestamp>,
+    /// The media type the client declared.
+    pub media_type: Option<String>,
+    /// The content hash the client expects; on mismatch nothing is stored.
+    pub content_hash: Option<String>,
+    /// The length the client announced, if any (lets an over-quota upload fail before its
+    /// body is read).
+    pub length: Option<u64>,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// A new file.
+    Created(Entry),
+    /// A new revision of the file at the path.
+    Replaced(Entry),
+    /// The file already had this content: nothing changed.
+    Unchanged(Entry),
+}
+
+impl UploadOutcome {
+    /// The file as it is now.
+    pub fn entry(&self) -> &Entry {
+        match self {
+            Self::Created(e) | Self::Replaced(e) | Self::Unchanged(e) => e,
+        }
+    }
+}
+
+/// What was stored while the body streamed in.
+struct Ingested {
+    blocks: Vec<BlockHash>,
+    size: u64,
+}
+
+impl Files {
+    /// Stores `content` at `input.path`.
+    ///
+    /// The body is split into blocks and hashed as it arrives; each block's bytes are stored
+    /// (once for the whole installation) before the file is committed in one transaction, so a
+    /// failure at any point leaves no partial file. Unreferenced blocks are collected later.
+    #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
+    pub async fn upload(
+        &self,
+        caller: &Principal,
+        input: Upload,
+        content: ByteStream,
+    ) -> Result<UploadOutcome, AppError> {
+        let path = coffer_domain::files::NodePath::parse(&input.path)?;
+        let name = path.name().cloned().ok_or(AppError::NotAllowed(
+            "the root folder cannot be uploaded to",
+        ))?;
+        let mode = match &input.mode {
+            UploadMode::Add => WriteMode::Add,
+            UploadMode::Overwrite => WriteMode::Overwrite,
+            UploadMode::Update(rev) => WriteMode::Update(RevisionId::parse_rev(rev)?),
+        };
+        let expected = input
+            .content_hash
+            .as_deref()
+            .map(ContentHash::parse)
+            .transpose()?;
+
+        // Refuse what cannot fit before reading the body. A file this upload may replace frees
+        // its bytes, so only growth counts.
+        let (namespace, quota, replaceable) = {
+            let mut tx = self.ports.uow.begin_read().await?;
+            let namespace = self.home(tx.as_mut(), caller.user_id).await?;
+            let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
+            let replaceable = match (
+                mode,
+                self.locate(tx.as_mut(), &namespace, &Target::Path(path.clone()))
+                    .await,
+            ) {
+                (WriteMode::Add, _) => 0,
+                (_, Ok(Located::Entry(entry))) => entry.node.size().get(),
+                _ => 0,
+            };
+            (namespace, quota, replaceable)
+        };
+        if let Some(length) = input.length {
+            Self::check_quota(&namespace, quota, length.saturating_sub(replaceable))?;
+        }
+
+        let ingested = self.ingest(content, &namespace, quota, replaceable).await?;
+        let actual = ContentHash::of_blocks(&ingested.blocks);
+        if let Some(expected) = expected.filter(|e| *e != actual) {
+            return Err(AppError::ContentHashMismatch {
+                expected: expected.to_hex(),
+                actual: actual.to_hex(),
+            });
+        }
+        if let Some(length) = input.length.filter(|l| *l != ingested.size) {
+            return Err(AppError::UploadInterrupted(format!(
+                "the body had {} bytes, not the announced {length}",
+                ingested.size
+            )));
+        }
+
+        let mut tx = self.ports.uow.begin().await?;
+        let namespace = tx.namespaces().lock(namespace.id).await?;
+        let parent_path = path.parent().unwrap_or_default();
+        let (parent, parent_path) = self
+            .folder_at(tx.as_mut(), &namespace, &parent_path, true)
+            .await?;
+        let existing = tx.nodes().child(parent, &name.key()).await?;
+        let now = self.ports.clock.now();
+        let client_modified = input.client_modified.unwrap_or(now);
+        let size = ByteCount::new(ingested.size)?;
+
+        let outcome = mode.decide(existing.as_ref(), &actual);
+        let (mut node, old_size, created) = match (outcome, existing) {
+            (WriteOutcome::Unchanged, Some(node)) => {
+                let path = parent_path.join(node.name.clone());
+                return Ok(UploadOutcome::Unchanged(Entry { node, path }));
+            }
+            (WriteOutcome::Replace, Some(node)) => {
+                let old = node.size().get();
+                (node, old, false)
+            }
+            (WriteOutcome::Conflict, _) if !input.autorename => {
+                return Err(AppError::Conflict(match mode {
+                    WriteMode::Update(_) => "the file's current revision is not the given rev",
+                    _ => "something already exists at this path",
+                }));
+            }
+            _ => {
+                // Create, or a conflict resolved by storing under another name.
+                let name = self
+                    .free_name(tx.as_mut(), parent, &name, false, true, None)
+                    .await?;
+                let node = Node {
+                    id: NodeId::from_uuid(self.ports.ids.new_id()),
+                    namespace: namespace.id,
+                    parent,
+                    name,
+                    kind: NodeKind::File,
+                    file: None,
+                    created_at: now,
+                    modified_at: now,
+                    trashed_at: None,
+                };
+                (node, 0, true)
+            }
+        };
+        let growth = ingested.size.saturating_sub(old_size);
+        Self::check_quota(&namespace, quota, growth)?;
+
+        let revision = Revision::new(
+            RevisionId::from_uuid(self.ports.ids.new_id()),
+            node.id,
+            size,
+            ingested.blocks,
+            input.media_type,
+            client_modified,
+            now,
+        )?;
+        node.file = Some(revision.version());
+        node.modified_at = now;
+        if created {
+            tx.nodes().insert(&node).await?;
+        } else {
+            tx.nodes().update(&node).await?;
+        }
+        self.store_revision(tx.as_mut(), &revision).await?;
+        tx.namespaces()
+            .add_usage(namespace.id, ingested.size as i64 - old_size as i64)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(node = %node.id, size = ingested.size, created, "file stored");
+        let entry = Entry {
+            path: parent_path.join(node.name.clone()),
+            node,
+        };
+        Ok(if created {
+            UploadOutcome::Created(entry)
+        } else {
+            UploadOutcome::Replaced(entry)
+        })
+    }
+
+    /// Streams the content into stored blocks, refusing to accept more than the quota allows.
+    async fn ingest(
+        &self,
+        content: ByteStream,
+        namespace: &coffer_domain::files::Namespace,
+        quota: ByteCount,
+        replaceable: u64,
+    ) -> Result<Ingested, AppError> {
+        let mut blocks = Vec::new();
+        let mut size = 0u64;
+        let mut hashed = self.ports.block_hasher.hash_blocks(content);
+        while let Some(block) = hashed.next().await {
+            let block = block?;
+            size += u64::from(block.len);
+            Self::check_quota(namespace, quota, size.saturating_sub(replaceable))?;
+            // Index the block before its bytes exist, so collection never races the write.
+            let mut tx = self.ports.uow.begin().await?;
+            tx.blocks()
+                .touch(&block.hash, block.len, self.ports.clock.now())
+                .await?;
+            tx.commit().await?;
+            blocks.push(block.hash);
+            self.ports.blobs.put(block).await?;
+        }
+        Ok(Ingested { blocks, size })
+    }
+
+    /// Stores a new revision whose blocks are already stored, refreshing their index entries in
+    /// the same transaction so that garbage collection cannot take them.
+    pub(crate) async fn store_revision(
+        &self,
+        tx: &mut dyn Transaction,
+        revision: &Revision,
+    ) -> Result<(), AppError> {
+        let unique: BTreeSet<BlockHash> = revision.blocks().iter().copied().collect();
+        let unique: Vec<BlockHash> = unique.into_iter().collect();
+        if !tx
+            .blocks()
+            .touch_existing(&unique, self.ports.clock.now())
+            .await?
+        {
+            return Err(AppError::Infrastructure(crate::InfrastructureError::msg(
+                "a block of the revision is no longer stored (collected during a very long upload?)",
+            )));
+        }
+        tx.revisions().insert(revision).await?;
+        Ok(())
+    }
+}
