@@ -1,0 +1,399 @@
+//! File repositories against real databases: every test runs on SQLite and on PostgreSQL.
+
+use chrono::{TimeZone, Utc};
+use coffer_application::ports::{RepositoryError, Transaction, UnitOfWork};
+use coffer_domain::Timestamp;
+use coffer_domain::account::{ByteCount, Email, PasswordHash, User, UserId};
+use coffer_domain::files::{
+    BlockHash, Namespace, NamespaceId, Node, NodeId, NodeKind, NodeName, Revision, RevisionId,
+};
+use coffer_sql::testing::TestDatabase;
+use coffer_sql::{Backend, SqlStore, StoreOptions};
+use uuid::Uuid;
+
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $test() { super::run(coffer_sql::Backend::Sqlite, super::$test).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $test() { super::run(coffer_sql::Backend::Postgres, super::$test).await } )*
+        }
+    };
+}
+
+on_both_backends!(
+    live_names_are_unique_per_folder_by_key,
+    tree_queries_follow_parents_and_skip_trashed_descendants,
+    trash_pages_newest_first_and_deleting_a_subtree_takes_its_revisions,
+    revisions_keep_their_blocks_in_order_and_old_ones_are_pruned,
+    blocks_are_collected_only_when_unreferenced_and_untouched,
+    usage_is_counted_per_owner,
+);
+
+struct World {
+    store: SqlStore,
+    namespace: Namespace,
+}
+
+async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(World) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = TestDatabase::new(backend).await;
+    let store = SqlStore::connect(db.url(), &StoreOptions::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let user = User::register(
+        UserId::from_uuid(Uuid::from_u128(1)),
+        Email::parse("a@example.org").unwrap(),
+        PasswordHash::from_phc("$x".into()),
+        false,
+        at(0),
+    );
+    let namespace = Namespace {
+        id: NamespaceId::from_uuid(Uuid::from_u128(2)),
+        owner: user.id(),
+        root: NodeId::from_uuid(Uuid::from_u128(3)),
+        used: ByteCount::default(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.users().insert(&user).await.unwrap();
+    tx.namespaces().insert(&namespace, at(0)).await.unwrap();
+    tx.commit().await.unwrap();
+    test(World {
+        store: store.clone(),
+        namespace,
+    })
+    .await;
+    store.close().await;
+}
+
+fn at(seconds: i64) -> Timestamp {
+    Utc.timestamp_opt(1_790_000_000 + seconds, 0).unwrap()
+}
+
+fn id(n: u128) -> NodeId {
+    NodeId::from_uuid(Uuid::from_u128(1000 + n))
+}
+
+fn folder(world: &World, n: u128, parent: NodeId, name: &str) -> Node {
+    Node {
+        id: id(n),
+        namespace: world.namespace.id,
+        parent,
+        name: NodeName::parse(name).unwrap(),
+        kind: NodeKind::Folder,
+        file: None,
+        created_at: at(0),
+        modified_at: at(0),
+        trashed_at: None,
+    }
+}
+
+/// A file node and its revision over `blocks` (which must be touched first).
+fn file(
+    world: &World,
+    n: u128,
+    parent: NodeId,
+    name: &str,
+    size: u64,
+    blocks: Vec<BlockHash>,
+) -> (Node, Revision) {
+    let revision = Revision::new(
+        RevisionId::from_uuid(Uuid::from_u128(5000 + n)),
+        id(n),
+        ByteCount::new(size).unwrap(),
+        blocks,
+        Some("text/plain".into()),
+        at(1),
+        at(2),
+    )
+    .unwrap();
+    let mut node = folder(world, n, parent, name);
+    node.kind = NodeKind::File;
+    node.file = Some(revision.version());
+    (node, revision)
+}
+
+async fn add_file(tx: &mut dyn Transaction, node: &Node, revision: &Revision) {
+    for block in revision.blocks() {
+        tx.blocks().touch(block, 1, at(0)).await.unwrap();
+    }
+    tx.nodes().insert(node).await.unwrap();
+    tx.revisions().insert(revision).await.unwrap();
+}
+
+async fn live_names_are_unique_per_folder_by_key(world: World) {
+    let root = world.namespace.root;
+    let mut tx = world.store.begin().await.unwrap();
+    tx.nodes()
+        .insert(&folder(&world, 1, root, "Caf\u{e9}"))
+        .await
+        .unwrap();
+    let err = tx
+        .nodes()
+        .insert(&folder(&world, 2, root, "CAFE\u{301}"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Conflict("name")), "{err:?}");
+    drop(tx);
+
+    let mut tx = world.store.begin().await.unwrap();
+    let mut first = folder(&world, 1, root, "Docs");
+    tx.nodes().insert(&first).await.unwrap();
+    first.trashed_at = Some(at(5));
+    tx.nodes().update(&first).await.unwrap();
+    // A trashed node frees its name.
+    tx.nodes()
+        .insert(&folder(&world, 2, root, "docs"))
+        .await
+        .unwrap();
+    let found = tx.nodes().child(root, "docs").await.unwrap().unwrap();
+    assert_eq!(found.id, id(2));
+    assert_eq!(tx.nodes().get(id(1)).await.unwrap().unwrap(), first);
+    assert_eq!(
+        tx.nodes().get(world.namespace.root).await.unwrap(),
+        None,
+        "roots are no entries"
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn tree_queries_follow_parents_and_skip_trashed_descendants(world: World) {
+    let root = world.namespace.root;
+    let mut tx = world.store.begin().await.unwrap();
+    let a = folder(&world, 1, root, "a");
+    let b = folder(&world, 2, a.id, "b");
+    tx.nodes().insert(&a).await.unwrap();
+    tx.nodes().insert(&b).await.unwrap();
+    let (f1, r1) = file(&world, 3, b.id, "one.txt", 10, vec![BlockHash::of(b"1")]);
+    let (f2, r2) = file(&world, 4, a.id, "two.txt", 7, vec![BlockHash::of(b"2")]);
+    let (mut f3, r3) = file(&world, 5, a.id, "three.txt", 100, vec![BlockHash::of(b"3")]);
+    add_file(tx.as_mut(), &f1, &r1).await;
+    add_file(tx.as_mut(), &f2, &r2).await;
+    add_file(tx.as_mut(), &f3, &r3).await;
+    f3.trashed_at = Some(at(9));
+    tx.nodes().update(&f3).await.unwrap();
+
+    let chain: Vec<NodeId> = tx
+        .nodes()
+        .ancestors(f1.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(chain, [b.id, a.id], "nearest first, root excluded");
+    assert!(tx.nodes().ancestors(a.id).await.unwrap().is_empty());
+    assert_eq!(
+        tx.nodes().subtree_bytes(a.id).await.unwrap(),
+        17,
+        "the trashed file is not counted"
+    );
+    assert_eq!(
+        tx.nodes().subtree_bytes(f3.id).await.unwrap(),
+        100,
+        "a trashed node counts itself"
+    );
+    let subtree: Vec<NodeId> = tx
+        .nodes()
+        .subtree(a.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(
+        subtree,
+        [a.id, b.id, f2.id, f1.id],
+        "parents before children"
+    );
+    assert_eq!(tx.nodes().subtree(a.id, 2).await.unwrap().len(), 2);
+
+    let page = tx.nodes().children(a.id, None, 1).await.unwrap();
+    assert_eq!(page[0].id, b.id);
+    let rest = tx
+        .nodes()
+        .children(a.id, Some(&page[0].name.key()), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [f2.id],
+        "trashed children are hidden"
+    );
+    assert_eq!(
+        tx.nodes().get(f1.id).await.unwrap().unwrap(),
+        f1,
+        "files round-trip"
+    );
+}
+
+async fn trash_pages_newest_first_and_deleting_a_subtree_takes_its_revisions(world: World) {
+    let root = world.namespace.root;
+    let mut tx = world.store.begin().await.unwrap();
+    let mut trashed = Vec::new();
+    for n in 1..=3u128 {
+        let mut node = folder(&world, n, root, &format!("f{n}"));
+        node.trashed_at = Some(at(n as i64 * 10));
+        tx.nodes().insert(&node).await.unwrap();
+        trashed.push(node);
+    }
+    let (inner, revision) = file(
+        &world,
+        9,
+        trashed[0].id,
+        "in.txt",
+        1,
+        vec![BlockHash::of(b"i")],
+    );
+    add_file(tx.as_mut(), &inner, &revision).await;
+
+    let first = tx
+        .nodes()
+        .trashed(world.namespace.id, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [id(3), id(2)]
+    );
+    let last = first.last().unwrap();
+    let after = (last.trashed_at.unwrap(), last.id);
+    let second = tx
+        .nodes()
+        .trashed(world.namespace.id, Some(after), 2)
+        .await
+        .unwrap();
+    assert_eq!(second.iter().map(|n| n.id).collect::<Vec<_>>(), [id(1)]);
+    let old = tx.nodes().trashed_before(at(25), 10).await.unwrap();
+    assert_eq!(old.iter().map(|n| n.id).collect::<Vec<_>>(), [id(1), id(2)]);
+
+    assert_eq!(tx.nodes().delete_subtree(id(1)).await.unwrap(), 2);
+    assert_eq!(tx.nodes().get(inner.id).await.unwrap(), None);
+    assert_eq!(
+        tx.revisions().get(revision.id()).await.unwrap(),
+        None,
+        "revisions go with their file"
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn revisions_keep_their_blocks_in_order_and_old_ones_are_pruned(world: World) {
+    let root = world.namespace.root;
+    let a = BlockHash::of(b"a");
+    let b = BlockHash::of(b"b");
+    let size = coffer_domain::files::BLOCK_SIZE as u64 * 2 + 1;
+    let mut tx = world.store.begin().await.unwrap();
+    let (mut node, old) = file(&world, 1, root, "f.bin", size, vec![b, a, b]);
+    add_file(tx.as_mut(), &node, &old).await;
+    assert_eq!(
+        tx.revisions().get(old.id()).await.unwrap(),
+        Some(old.clone())
+    );
+
+    let new = old.reuse(RevisionId::from_uuid(Uuid::from_u128(77)), node.id, at(50));
+    tx.revisions().insert(&new).await.unwrap();
+    node.file = Some(new.version());
+    tx.nodes().update(&node).await.unwrap();
+    let listed = tx.revisions().list_for_node(node.id, 10).await.unwrap();
+    assert_eq!(listed, vec![new.clone(), old.clone()]);
+    tx.commit().await.unwrap();
+
+    let mut tx = world.store.begin().await.unwrap();
+    let unindexed = Revision::new(
+        RevisionId::from_uuid(Uuid::from_u128(78)),
+        node.id,
+        ByteCount::new(1).unwrap(),
+        vec![BlockHash::of(b"never stored")],
+        None,
+        at(0),
+        at(0),
+    )
+    .unwrap();
+    assert!(
+        tx.revisions().insert(&unindexed).await.is_err(),
+        "blocks must be indexed"
+    );
+    drop(tx);
+
+    let mut tx = world.store.begin().await.unwrap();
+    assert_eq!(
+        tx.revisions().prune_before(at(1), 10).await.unwrap(),
+        0,
+        "nothing is that old"
+    );
+    let pruned = tx.revisions().prune_before(at(100), 10).await.unwrap();
+    assert_eq!(pruned, 1, "only the replaced revision goes");
+    assert_eq!(
+        tx.revisions().list_for_node(node.id, 10).await.unwrap(),
+        vec![new]
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn blocks_are_collected_only_when_unreferenced_and_untouched(world: World) {
+    let root = world.namespace.root;
+    let used = BlockHash::of(b"used");
+    let orphan = BlockHash::of(b"orphan");
+    let fresh = BlockHash::of(b"fresh");
+    let mut tx = world.store.begin().await.unwrap();
+    let (node, revision) = file(&world, 1, root, "f", 1, vec![used]);
+    add_file(tx.as_mut(), &node, &revision).await;
+    tx.blocks().touch(&orphan, 3, at(0)).await.unwrap();
+    tx.blocks().touch(&fresh, 3, at(100)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = world.store.begin().await.unwrap();
+    assert!(
+        tx.blocks()
+            .touch_existing(&[used, orphan], at(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.blocks()
+            .touch_existing(&[BlockHash::of(b"unknown")], at(1))
+            .await
+            .unwrap()
+    );
+    let collected = tx.blocks().collect(at(50), 10).await.unwrap();
+    assert_eq!(collected, vec![orphan]);
+    assert!(tx.blocks().collect(at(50), 10).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+}
+
+async fn usage_is_counted_per_owner(world: World) {
+    let mut tx = world.store.begin().await.unwrap();
+    tx.namespaces()
+        .add_usage(world.namespace.id, 1000)
+        .await
+        .unwrap();
+    tx.namespaces()
+        .add_usage(world.namespace.id, -400)
+        .await
+        .unwrap();
+    let locked = tx.namespaces().lock(world.namespace.id).await.unwrap();
+    assert_eq!(locked.used.get(), 600);
+    assert_eq!(
+        tx.namespaces()
+            .usage_of_owner(world.namespace.owner)
+            .await
+            .unwrap(),
+        600
+    );
+    let home = tx
+        .namespaces()
+        .home_of(world.namespace.owner)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(home, locked);
+    let stranger = UserId::from_uuid(Uuid::from_u128(99));
+    assert_eq!(tx.namespaces().usage_of_owner(stranger).await.unwrap(), 0);
+    assert_eq!(tx.namespaces().home_of(stranger).await.unwrap(), None);
+    tx.commit().await.unwrap();
+}
