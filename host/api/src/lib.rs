@@ -41,4 +41,6 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::auth::router())
         .merge(routes::account::router())
         .merge(routes::admin::router())
+        .merge(routes::files::router())
+        .merge(routes::trash::router())
 }

@@ -45,6 +45,19 @@ pub enum ErrorCode {
     InviteRequired,
     /// The invitation code is unknown, used, expired or for another address.
     InviteInvalid,
+    /// Something at the target path prevents the change (write mode, name taken, a file where a
+    /// folder is needed).
+    Conflict,
+    /// The change would exceed the owner's storage quota; nothing was stored.
+    QuotaExceeded,
+    /// The uploaded bytes do not have the announced content hash; nothing was stored.
+    ContentHashMismatch,
+    /// The upload body ended early or failed; nothing was stored.
+    UploadIncomplete,
+    /// The requested range lies outside the file.
+    RangeNotSatisfiable,
+    /// The request asks for too much at once (e.g. copying a folder with too many entries).
+    RequestTooLarge,
     /// Too many attempts; see `Retry-After`.
     TooManyRequests,
     /// The server failed; the request id identifies it in the logs.
@@ -55,7 +68,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 25] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -72,6 +85,12 @@ impl ErrorCode {
         Self::SignupClosed,
         Self::InviteRequired,
         Self::InviteInvalid,
+        Self::Conflict,
+        Self::QuotaExceeded,
+        Self::ContentHashMismatch,
+        Self::UploadIncomplete,
+        Self::RangeNotSatisfiable,
+        Self::RequestTooLarge,
         Self::TooManyRequests,
         Self::InternalError,
         Self::ServiceUnavailable,
@@ -96,6 +115,12 @@ impl ErrorCode {
             Self::SignupClosed => "signup_closed",
             Self::InviteRequired => "invite_required",
             Self::InviteInvalid => "invite_invalid",
+            Self::Conflict => "conflict",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::ContentHashMismatch => "content_hash_mismatch",
+            Self::UploadIncomplete => "upload_incomplete",
+            Self::RangeNotSatisfiable => "range_not_satisfiable",
+            Self::RequestTooLarge => "request_too_large",
             Self::TooManyRequests => "too_many_requests",
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
@@ -117,7 +142,11 @@ impl ErrorCode {
             | Self::InviteInvalid => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken | Self::OperationNotAllowed => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::OperationNotAllowed | Self::Conflict => StatusCode::CONFLICT,
+            Self::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
+            Self::ContentHashMismatch | Self::UploadIncomplete => StatusCode::BAD_REQUEST,
+            Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -143,6 +172,12 @@ impl ErrorCode {
             Self::SignupClosed => "Sign-up closed",
             Self::InviteRequired => "Invitation required",
             Self::InviteInvalid => "Invalid invitation",
+            Self::Conflict => "Conflict",
+            Self::QuotaExceeded => "Storage quota exceeded",
+            Self::ContentHashMismatch => "Content hash mismatch",
+            Self::UploadIncomplete => "Upload incomplete",
+            Self::RangeNotSatisfiable => "Range not satisfiable",
+            Self::RequestTooLarge => "Request too large",
             Self::TooManyRequests => "Too many requests",
             Self::InternalError => "Internal server error",
             Self::ServiceUnavailable => "Service unavailable",
@@ -167,6 +202,9 @@ pub struct Problem {
     /// The offending input field, where one is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `range_not_satisfiable`: the file's size (also sent as `Content-Range: bytes */size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
     /// Seconds to wait before retrying (also sent as `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -186,6 +224,7 @@ impl ApiError {
             detail: detail.into(),
             code,
             field: None,
+            size: None,
             retry_after: None,
         })
     }
@@ -237,6 +276,37 @@ impl From<AppError> for ApiError {
             AppError::InviteInvalid(why) => {
                 ApiError::new(C::InviteInvalid, why).with_field("invite_code")
             }
+            AppError::Conflict(why) => ApiError::new(C::Conflict, why),
+            AppError::QuotaExceeded {
+                used,
+                quota,
+                needed,
+            } => ApiError::new(
+                C::QuotaExceeded,
+                format!(
+                    "this needs {needed} more bytes, but {used} of the quota of {quota} bytes \
+                     are in use; nothing was stored"
+                ),
+            ),
+            AppError::ContentHashMismatch { expected, actual } => ApiError::new(
+                C::ContentHashMismatch,
+                format!(
+                    "expected content_hash {expected}, the upload has {actual}; nothing was stored"
+                ),
+            )
+            .with_field("content_hash"),
+            AppError::UploadInterrupted(why) => {
+                ApiError::new(C::UploadIncomplete, format!("{why}; nothing was stored"))
+            }
+            AppError::RangeNotSatisfiable { size } => {
+                let mut err = ApiError::new(
+                    C::RangeNotSatisfiable,
+                    format!("the range lies outside the file's {size} bytes"),
+                );
+                err.0.size = Some(size);
+                err
+            }
+            AppError::TooLarge(why) => ApiError::new(C::RequestTooLarge, why),
             AppError::Throttled { retry_after } => {
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 let mut err = ApiError::new(
@@ -287,6 +357,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.0.code.status();
         let retry_after = self.0.retry_after;
+        let size = self.0.size;
         let code = self.0.code;
         let mut response = (status, Json(self.0)).into_response();
         let headers = response.headers_mut();
@@ -296,6 +367,10 @@ impl IntoResponse for ApiError {
         );
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let (ErrorCode::RangeNotSatisfiable, Some(size)) = (code, size) {
+            let value = HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii");
+            headers.insert(header::CONTENT_RANGE, value);
         }
         if code == ErrorCode::Unauthenticated {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -2,6 +2,7 @@ use axum::http::HeaderName;
 use coffer_application::Readiness;
 use coffer_application::accounts::Accounts;
 use coffer_application::admin::Administration;
+use coffer_application::files::Files;
 
 /// Where the client's address comes from, for throttling and logs.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,8 @@ pub struct ApiState {
     pub accounts: Accounts,
     /// Administration use cases.
     pub admin: Administration,
+    /// File use cases.
+    pub files: Files,
     /// Readiness check.
     pub readiness: Readiness,
     /// How to find the client's address.

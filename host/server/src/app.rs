@@ -8,7 +8,10 @@ use std::sync::Arc;
 use coffer_api::{ApiState, ClientAddressSource};
 use coffer_application::accounts::{AccountRules, Accounts};
 use coffer_application::admin::{Actor, Administration};
+use coffer_application::files::{Files, StorageRules};
+use coffer_application::ports::BlobStore;
 use coffer_application::{Ports, Readiness};
+use coffer_blob::{LocalBlobStore, S3BlobStore, S3Settings, Sha256BlockHasher};
 use coffer_domain::account::{ByteCount, SignupPolicy};
 use coffer_security::{
     Argon2Hasher, Argon2Params, InMemoryLoginThrottle, RandomSecrets, SystemClock, ThrottleRules,
@@ -17,7 +20,7 @@ use coffer_security::{
 use coffer_sql::{SqlError, SqlStore, StoreOptions};
 use tokio::net::TcpListener;
 
-use crate::settings::{Settings, SignupMode};
+use crate::settings::{BlobBackend, Settings, SignupMode};
 
 /// The server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,9 @@ pub enum StartupError {
     /// A setting is out of range.
     #[error("invalid configuration: {0}")]
     Settings(String),
+    /// The block store is unreachable.
+    #[error("cannot open the block store: {0}")]
+    Blobs(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -47,9 +53,11 @@ pub struct UseCases {
     pub admin: Administration,
     /// Readiness check.
     pub readiness: Readiness,
+    /// File use cases.
+    pub files: Files,
 }
 
-/// Connects to the database, applies migrations and wires the use cases.
+/// Connects to the database and the block store, applies migrations and wires the use cases.
 pub async fn wire(settings: &Settings) -> Result<(SqlStore, UseCases), StartupError> {
     let options = StoreOptions {
         max_connections: settings.database.max_connections,
@@ -57,11 +65,40 @@ pub async fn wire(settings: &Settings) -> Result<(SqlStore, UseCases), StartupEr
     };
     let store = SqlStore::connect(settings.database_url().expose(), &options).await?;
     store.migrate().await?;
-    let use_cases = use_cases(settings, &store)?;
+    let blobs = blob_store(settings).await?;
+    let use_cases = use_cases(settings, &store, blobs)?;
     Ok((store, use_cases))
 }
 
-fn use_cases(settings: &Settings, store: &SqlStore) -> Result<UseCases, StartupError> {
+async fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>, StartupError> {
+    let failed = |e: coffer_application::InfrastructureError| StartupError::Blobs(e.to_string());
+    Ok(match settings.storage.backend {
+        BlobBackend::Local => {
+            Arc::new(LocalBlobStore::open(settings.blocks_dir()).map_err(failed)?)
+        }
+        BlobBackend::S3 => {
+            let s3 = &settings.storage.s3;
+            let store = S3BlobStore::connect(S3Settings {
+                endpoint: s3.endpoint.clone(),
+                region: s3.region.clone(),
+                bucket: s3.bucket.clone(),
+                access_key_id: s3.access_key_id.clone(),
+                secret_access_key: s3.secret_access_key.expose().to_owned(),
+                force_path_style: s3.force_path_style,
+                key_prefix: s3.key_prefix.clone(),
+            })
+            .map_err(failed)?;
+            store.check().await.map_err(failed)?;
+            Arc::new(store)
+        }
+    })
+}
+
+fn use_cases(
+    settings: &Settings,
+    store: &SqlStore,
+    blobs: Arc<dyn BlobStore>,
+) -> Result<UseCases, StartupError> {
     let accounts = &settings.accounts;
     let hashing = &accounts.password_hashing;
     let passwords = Argon2Hasher::new(Argon2Params {
@@ -88,10 +125,12 @@ fn use_cases(settings: &Settings, store: &SqlStore) -> Result<UseCases, StartupE
             },
             clock,
         )),
+        block_hasher: Arc::new(Sha256BlockHasher::new()),
+        blobs,
     };
     let duration = |name: &str, d: std::time::Duration| {
         chrono::Duration::from_std(d)
-            .map_err(|_| StartupError::Settings(format!("accounts.{name} is too long")))
+            .map_err(|_| StartupError::Settings(format!("{name} is too long")))
     };
     let rules = AccountRules {
         signup: match accounts.signup {
@@ -99,14 +138,23 @@ fn use_cases(settings: &Settings, store: &SqlStore) -> Result<UseCases, StartupE
             SignupMode::InviteOnly => SignupPolicy::InviteOnly,
             SignupMode::Closed => SignupPolicy::Closed,
         },
-        token_lifetime: duration("token_lifetime", accounts.token_lifetime)?,
-        invite_lifetime: duration("invite_lifetime", accounts.invite_lifetime)?,
+        token_lifetime: duration("accounts.token_lifetime", accounts.token_lifetime)?,
+        invite_lifetime: duration("accounts.invite_lifetime", accounts.invite_lifetime)?,
         default_quota: ByteCount::new(accounts.default_quota_bytes)
             .map_err(|e| StartupError::Settings(format!("accounts.default_quota_bytes {e}")))?,
+    };
+    let storage = &settings.storage;
+    let storage_rules = StorageRules {
+        default_quota: rules.default_quota,
+        max_copy_entries: storage.max_copy_entries,
+        trash_retention: duration("storage.trash_retention", storage.trash_retention)?,
+        revision_retention: duration("storage.revision_retention", storage.revision_retention)?,
+        block_grace: duration("storage.block_grace", storage.block_grace)?,
     };
     Ok(UseCases {
         accounts: Accounts::new(ports.clone(), rules.clone()),
         admin: Administration::new(ports.clone(), rules),
+        files: Files::new(ports.clone(), storage_rules),
         readiness: Readiness::new(ports.uow),
     })
 }
@@ -118,6 +166,7 @@ pub struct Server {
     store: SqlStore,
     use_cases: UseCases,
     shutdown_grace: std::time::Duration,
+    gc_interval: std::time::Duration,
 }
 
 impl Server {
@@ -135,6 +184,7 @@ impl Server {
         let router = coffer_api::app(ApiState {
             accounts: use_cases.accounts.clone(),
             admin: use_cases.admin.clone(),
+            files: use_cases.files.clone(),
             readiness: use_cases.readiness.clone(),
             client_address,
         });
@@ -148,6 +198,7 @@ impl Server {
             store,
             use_cases,
             shutdown_grace: settings.server.shutdown_grace,
+            gc_interval: settings.storage.gc_interval,
         })
     }
 
@@ -179,7 +230,14 @@ impl Server {
             let _ = stopping.send(true);
         });
         let mut stop_serving = stop.clone();
-        let mut stop_waiting = stop;
+        let mut stop_waiting = stop.clone();
+        if !self.gc_interval.is_zero() {
+            tokio::spawn(collect_garbage_periodically(
+                self.use_cases.files.clone(),
+                self.gc_interval,
+                stop,
+            ));
+        }
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -199,6 +257,24 @@ impl Server {
         };
         self.store.close().await;
         served
+    }
+}
+
+/// Runs garbage collection every `interval` until `stop` turns true. Failures are logged and
+/// retried at the next interval.
+async fn collect_garbage_periodically(
+    files: Files,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if let Err(err) = files.collect_garbage(&mut |_| {}).await {
+            tracing::error!(error = %err, "garbage collection failed");
+        }
     }
 }
 

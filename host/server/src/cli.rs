@@ -70,6 +70,9 @@ pub enum AdminCommand {
     },
     /// List accounts.
     ListUsers,
+    /// Collect garbage now: purge expired trash, prune old revisions, delete unreferenced
+    /// blocks (also runs in the background every `storage.gc_interval`).
+    Gc,
 }
 
 /// A command failed; the message is for the operator.
@@ -196,6 +199,26 @@ async fn admin(settings: Settings, action: AdminCommand) -> Result<(), CliError>
             let password = read_password(password_stdin)?;
             use_cases.admin.reset_password(&email, &password).await?;
             println!("password of {email} reset; its tokens were revoked");
+            Ok(())
+        }
+        AdminCommand::Gc => {
+            let report = use_cases
+                .files
+                .collect_garbage(&mut |progress| {
+                    use coffer_application::files::GcProgress;
+                    match progress {
+                        GcProgress::Trash(n) => println!("trash: {n} expired items deleted"),
+                        GcProgress::Revisions(n) => println!("revisions: {n} old revisions pruned"),
+                        GcProgress::Blocks(n) => {
+                            println!("blocks: {n} unreferenced blocks deleted")
+                        }
+                    }
+                })
+                .await?;
+            println!(
+                "done: {} trashed items, {} revisions, {} blocks deleted",
+                report.trash_purged, report.revisions_pruned, report.blocks_deleted
+            );
             Ok(())
         }
         AdminCommand::ListUsers => {

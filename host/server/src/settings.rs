@@ -113,18 +113,123 @@ impl fmt::Debug for SecretUrl {
     }
 }
 
-/// Where local data lives.
+/// A secret (password, key): never printed. `Debug` and `coffer config` show `<redacted>`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+    /// The secret itself: for the client that needs it only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(if self.0.is_empty() { "" } else { "<redacted>" })
+    }
+}
+
+/// Where block bytes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackend {
+    /// Files under `storage.blocks_dir`.
+    Local,
+    /// Objects in an S3-compatible bucket (`storage.s3`).
+    S3,
+}
+
+/// Where data lives, and how long deleted data is kept.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSettings {
-    /// Directory for the embedded database and local blobs.
+    /// Directory for the embedded database and local blocks.
     pub data_dir: PathBuf,
+    /// Where block bytes go.
+    pub backend: BlobBackend,
+    /// Local block directory (default `<data_dir>/blocks`).
+    pub blocks_dir: Option<PathBuf>,
+    /// The bucket, with `backend = "s3"`.
+    pub s3: S3StorageSettings,
+    /// How long trashed items are kept before they are deleted for good.
+    #[serde(with = "humantime_serde")]
+    pub trash_retention: Duration,
+    /// How long replaced file revisions are kept.
+    #[serde(with = "humantime_serde")]
+    pub revision_retention: Duration,
+    /// How long unreferenced blocks are kept (must exceed the longest upload).
+    #[serde(with = "humantime_serde")]
+    pub block_grace: Duration,
+    /// How often garbage collection runs in the background (`0s`: never; use
+    /// `coffer admin gc`).
+    #[serde(with = "humantime_serde")]
+    pub gc_interval: Duration,
+    /// Most entries one folder copy may create.
+    pub max_copy_entries: u32,
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./coffer-data"),
+            backend: BlobBackend::Local,
+            blocks_dir: None,
+            s3: S3StorageSettings::default(),
+            trash_retention: Duration::from_secs(30 * 24 * 3600),
+            revision_retention: Duration::from_secs(30 * 24 * 3600),
+            block_grace: Duration::from_secs(24 * 3600),
+            gc_interval: Duration::from_secs(3600),
+            max_copy_entries: 10_000,
+        }
+    }
+}
+
+/// An S3-compatible bucket (AWS, Garage, MinIO, ...).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3StorageSettings {
+    /// Endpoint URL; unset for AWS itself.
+    pub endpoint: Option<String>,
+    /// Region (`garage` for Garage's default).
+    pub region: String,
+    /// Bucket name.
+    pub bucket: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+    /// Path-style addressing (`endpoint/bucket/key`), which Garage and MinIO need.
+    pub force_path_style: bool,
+    /// Prefix of every key Coffer writes (to share a bucket).
+    pub key_prefix: String,
+}
+
+impl Default for S3StorageSettings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            force_path_style: true,
+            key_prefix: String::new(),
         }
     }
 }
@@ -295,6 +400,14 @@ impl Settings {
             .map_err(|e| SettingsError(Box::new(e)))
     }
 
+    /// The local block directory in force.
+    pub fn blocks_dir(&self) -> PathBuf {
+        self.storage
+            .blocks_dir
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("blocks"))
+    }
+
     /// The database URL in force: the configured one, or the embedded SQLite file.
     pub fn database_url(&self) -> SecretUrl {
         self.database.url.clone().unwrap_or_else(|| {
@@ -389,6 +502,10 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{settings:?}").contains("hunter2"));
+        let mut s3 = Settings::default();
+        s3.storage.s3.secret_access_key = Secret::new("hunter3");
+        assert!(!format!("{s3:?}").contains("hunter3"));
+        assert!(!toml::to_string(&s3).unwrap().contains("hunter3"));
         for plain in [
             "sqlite://./x.db",
             "postgres://coffer@db/x",

@@ -36,6 +36,8 @@ pub struct AccountResponse {
     disabled: bool,
     /// Storage quota in bytes (the account's own, or the server default).
     quota_bytes: u64,
+    /// Bytes used by the account's live files (not the trash, not old revisions).
+    used_bytes: u64,
     /// When the account was created.
     created_at: DateTime<Utc>,
 }
@@ -48,6 +50,7 @@ impl From<AccountView> for AccountResponse {
             is_admin: view.user.is_admin(),
             disabled: !view.user.is_active(),
             quota_bytes: view.quota.get(),
+            used_bytes: view.used,
             created_at: view.user.created_at(),
         }
     }

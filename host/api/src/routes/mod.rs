@@ -4,7 +4,9 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod docs;
+pub mod files;
 pub mod health;
+pub mod trash;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -25,6 +27,8 @@ use crate::problem::{ErrorCode, Problem};
     tags(
         (name = "auth", description = "Sign-up, login and logout"),
         (name = "account", description = "The caller's own account and tokens"),
+        (name = "files", description = "Files and folders: upload, download, list, organise, revisions"),
+        (name = "trash", description = "Deleted items: list, restore, delete for good"),
         (name = "admin", description = "Administration (administrators only)"),
     )
 )]

@@ -1,0 +1,798 @@
+//! Files and folders: upload, download, metadata, listing, folders, move, copy, delete,
+//! revisions. Every `path` is `/a/b.txt` (case-insensitive, case-preserving) or `id:<uuid>`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use coffer_application::files::{
+    Entry, ListCursor, ListFrame, RangeRequest, Upload, UploadMode, UploadOutcome,
+};
+use coffer_application::ports::ContentError;
+use coffer_domain::files::{NodeId, NodeKind, Revision};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::problem::{ApiError, ErrorCode, Problem};
+use crate::state::ApiState;
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload, download))
+        .routes(routes!(metadata))
+        .routes(routes!(list_folder))
+        .routes(routes!(create_folder))
+        .routes(routes!(move_entry))
+        .routes(routes!(copy_entry))
+        .routes(routes!(delete_entry))
+        .routes(routes!(list_revisions))
+        .routes(routes!(restore_revision))
+        // Upload bodies are streamed, whatever their size.
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// File or folder.
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A file.
+    File,
+    /// A folder.
+    Folder,
+}
+
+/// Metadata of a file or folder.
+#[derive(Serialize, ToSchema)]
+pub struct EntryResponse {
+    /// `file` or `folder`.
+    kind: EntryKind,
+    /// Stable id; use `id:<id>` as a path to address it wherever it moves.
+    id: Uuid,
+    /// Name, as stored (case preserved).
+    name: String,
+    /// Display path from the root.
+    path: String,
+    /// Files: the current revision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rev: Option<String>,
+    /// Files: size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    /// Files: Dropbox-compatible content hash (SHA-256 over the SHA-256 of each 4 MiB block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_hash: Option<String>,
+    /// Files: modification time reported by the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_modified: Option<DateTime<Utc>>,
+    /// When the server last changed it.
+    server_modified: DateTime<Utc>,
+    /// When it was moved to the trash, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trashed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Entry> for EntryResponse {
+    fn from(entry: Entry) -> Self {
+        let node = entry.node;
+        let file = node.file.as_ref();
+        Self {
+            kind: match node.kind {
+                NodeKind::File => EntryKind::File,
+                NodeKind::Folder => EntryKind::Folder,
+            },
+            id: node.id.as_uuid(),
+            name: node.name.to_string(),
+            path: entry.path.to_string(),
+            rev: file.map(|f| f.revision.rev()),
+            size: file.map(|f| f.size.get()),
+            content_hash: file.map(|f| f.content_hash.to_hex()),
+            client_modified: file.map(|f| f.client_modified),
+            server_modified: node.modified_at,
+            trashed_at: node.trashed_at,
+        }
+    }
+}
+
+/// Names a file or folder.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PathQuery {
+    /// `/folder/file.txt` or `id:<uuid>`.
+    path: String,
+}
+
+/// Write mode of an upload.
+#[derive(Deserialize, ToSchema, Clone, Copy, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Never replace a file (default).
+    #[default]
+    Add,
+    /// Always replace.
+    Overwrite,
+    /// Replace only if `rev` is the current revision.
+    Update,
+}
+
+/// Upload parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// Where to store the file; missing parent folders are created.
+    path: String,
+    /// `add` (default), `overwrite` or `update`.
+    #[serde(default)]
+    mode: Mode,
+    /// With `mode=update`: the revision the client last saw.
+    rev: Option<String>,
+    /// On conflict, store as `name (1).ext` instead of failing.
+    #[serde(default)]
+    autorename: bool,
+    /// The file's modification time on the client (RFC 3339).
+    client_modified: Option<DateTime<Utc>>,
+    /// Expected content hash; if the upload differs, nothing is stored.
+    content_hash: Option<String>,
+}
+
+/// Upload a file (the body is the content, streamed).
+///
+/// Uploading content identical to the current revision changes nothing and is not a conflict.
+/// Nothing is stored unless the whole body arrives intact.
+#[utoipa::path(
+    put, path = "/files/content", tag = "files",
+    security(("bearer" = [])),
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 201, description = "File created", body = EntryResponse),
+        (status = 200, description = "New revision stored, or identical content already there", body = EntryResponse),
+        (status = 400, description = "Bad path or parameters, hash mismatch, incomplete body", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict with what is at the path", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Quota exceeded; nothing stored", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn upload(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let mode = match (query.mode, query.rev) {
+        (Mode::Add, _) => UploadMode::Add,
+        (Mode::Overwrite, _) => UploadMode::Overwrite,
+        (Mode::Update, Some(rev)) => UploadMode::Update(rev),
+        (Mode::Update, None) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "mode=update needs the rev the client last saw",
+            ));
+        }
+    };
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let input = Upload {
+        path: query.path,
+        mode,
+        autorename: query.autorename,
+        client_modified: query.client_modified,
+        media_type: header_text(header::CONTENT_TYPE)
+            .filter(|t| is_file_media_type(t))
+            .map(str::to_owned),
+        content_hash: query.content_hash,
+        length: header_text(header::CONTENT_LENGTH).and_then(|l| l.parse().ok()),
+    };
+    let content = body
+        .into_data_stream()
+        .map_err(|err| ContentError::Source(format!("the upload body failed: {err}")));
+    let outcome = state
+        .files
+        .upload(&caller, input, Box::pin(content))
+        .await?;
+    let status = match outcome {
+        UploadOutcome::Created(_) => StatusCode::CREATED,
+        UploadOutcome::Replaced(_) | UploadOutcome::Unchanged(_) => StatusCode::OK,
+    };
+    let entry = match outcome {
+        UploadOutcome::Created(e) | UploadOutcome::Replaced(e) | UploadOutcome::Unchanged(e) => e,
+    };
+    Ok((status, Json(EntryResponse::from(entry))).into_response())
+}
+
+/// Download parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// `/folder/file.txt` or `id:<uuid>`.
+    path: String,
+    /// A specific revision (default: the current one).
+    rev: Option<String>,
+}
+
+/// Download a file (streamed).
+///
+/// Supports `Range: bytes=…` (one range; 206, or 416 outside the file), `ETag` (the content
+/// hash) with `If-None-Match` (304) and `If-Range`.
+#[utoipa::path(
+    get, path = "/files/content", tag = "files",
+    security(("bearer" = [])),
+    params(DownloadQuery),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "No such file or revision", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Range outside the file", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn download(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<DownloadQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    // Metadata first: conditional requests must not start a read.
+    let entry = state.files.metadata(&caller, &query.path).await?;
+    let current_etag = entry
+        .node
+        .file
+        .as_ref()
+        .map(|f| format!("\"{}\"", f.content_hash.to_hex()));
+    if query.rev.is_none()
+        && let (Some(etag), Some(condition)) = (&current_etag, text(header::IF_NONE_MATCH))
+        && etag_matches(condition, etag)
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag.clone())]).into_response());
+    }
+    let range = text(header::RANGE).and_then(parse_range).filter(|_| {
+        // If-Range: serve the range only if the client's copy is still current.
+        text(header::IF_RANGE).is_none_or(|v| Some(v) == current_etag.as_deref())
+    });
+    let download = state
+        .files
+        .download(&caller, &query.path, query.rev.as_deref(), range)
+        .await?;
+    let (start, end) = download.range;
+    let size = download.revision.size().get();
+    let etag = format!("\"{}\"", download.revision.content_hash().to_hex());
+    let mut response = Response::new(Body::from_stream(download.content));
+    *response.status_mut() = if download.partial {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let headers = response.headers_mut();
+    let media_type = media_type(&download.revision, download.entry.node.name.as_str());
+    headers.insert(header::CONTENT_TYPE, header_value(&media_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    headers.insert(header::ETAG, header_value(&etag));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&content_disposition(download.entry.node.name.as_str())),
+    );
+    if download.partial {
+        let range = format!("bytes {start}-{}/{size}", end - 1);
+        headers.insert(header::CONTENT_RANGE, header_value(&range));
+    }
+    Ok(response)
+}
+
+/// Whether a request's `Content-Type` describes the file (rather than being a generic default,
+/// such as curl's form encoding for `--data-binary`).
+fn is_file_media_type(media_type: &str) -> bool {
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    !matches!(
+        essence.as_str(),
+        "" | "application/octet-stream"
+            | "application/x-www-form-urlencoded"
+            | "multipart/form-data"
+    )
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+}
+
+/// The stored media type, else one guessed from the name, else `application/octet-stream`.
+fn media_type(revision: &Revision, name: &str) -> String {
+    revision
+        .media_type()
+        .filter(|t| HeaderValue::from_str(t).is_ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            mime_guess::from_path(name)
+                .first_or_octet_stream()
+                .to_string()
+        })
+}
+
+/// `attachment` with the name in RFC 5987 form, so any name is safe in the header.
+fn content_disposition(name: &str) -> String {
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("attachment; filename*=UTF-8''{encoded}")
+}
+
+/// Whether an `If-None-Match` value matches `etag` (`*`, or one of a list; weak tags compare
+/// by their opaque part).
+fn etag_matches(condition: &str, etag: &str) -> bool {
+    condition
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// One range of `bytes=…`; several ranges or anything malformed is ignored (the whole file is
+/// served), as HTTP allows.
+fn parse_range(value: &str) -> Option<RangeRequest> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let (start, end) = (start.trim(), end.trim());
+    if start.is_empty() {
+        return end.parse().ok().map(RangeRequest::Suffix);
+    }
+    let start = start.parse().ok()?;
+    let end = if end.is_empty() {
+        None
+    } else {
+        Some(end.parse().ok()?)
+    };
+    Some(RangeRequest::From { start, end })
+}
+
+/// Get the metadata of a file or folder.
+#[utoipa::path(
+    get, path = "/files/metadata", tag = "files",
+    security(("bearer" = [])),
+    params(PathQuery),
+    responses(
+        (status = 200, description = "Metadata", body = EntryResponse),
+        (status = 404, description = "Nothing there", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn metadata(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<PathQuery>,
+) -> Result<Json<EntryResponse>, ApiError> {
+    Ok(Json(
+        state.files.metadata(&caller, &query.path).await?.into(),
+    ))
+}
+
+/// Listing parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// The folder (default `/`). Ignored when `cursor` is given.
+    path: Option<String>,
+    /// Include everything below, depth-first.
+    #[serde(default)]
+    recursive: bool,
+    /// Page size, 1 to 2000 (default 500).
+    limit: Option<u32>,
+    /// `cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One page of a folder listing.
+#[derive(Serialize, ToSchema)]
+pub struct FolderListing {
+    /// Entries in name order (depth-first when recursive).
+    entries: Vec<EntryResponse>,
+    /// Whether another page may follow.
+    has_more: bool,
+    /// Pass as `cursor` to get the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorToken {
+    r: bool,
+    f: Vec<(Uuid, Option<String>)>,
+}
+
+fn encode_cursor(cursor: &ListCursor) -> String {
+    let token = CursorToken {
+        r: cursor.recursive,
+        f: cursor
+            .frames
+            .iter()
+            .map(|f| (f.folder.as_uuid(), f.after.clone()))
+            .collect(),
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).expect("cursor serialises"))
+}
+
+fn decode_cursor(raw: &str) -> Result<ListCursor, ApiError> {
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            "cursor is not one this server issued",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let token: CursorToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok(ListCursor {
+        recursive: token.r,
+        frames: token
+            .f
+            .into_iter()
+            .map(|(folder, after)| ListFrame {
+                folder: NodeId::from_uuid(folder),
+                after,
+            })
+            .collect(),
+    })
+}
+
+/// List a folder, a page at a time; the cost of a page does not grow with the folder.
+#[utoipa::path(
+    get, path = "/files/list", tag = "files",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = FolderListing),
+        (status = 400, description = "Bad path or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such folder", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_folder(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<FolderListing>, ApiError> {
+    let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let path = query.path.as_deref().unwrap_or("/");
+    let page = state
+        .files
+        .list_folder(
+            &caller,
+            path,
+            query.recursive,
+            query.limit.unwrap_or(500),
+            cursor,
+        )
+        .await?;
+    Ok(Json(FolderListing {
+        entries: page.entries.into_iter().map(Into::into).collect(),
+        has_more: page.cursor.is_some(),
+        cursor: page.cursor.as_ref().map(encode_cursor),
+    }))
+}
+
+/// A new folder.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFolderRequest {
+    /// Where.
+    #[schema(example = "/Photos/2026")]
+    path: String,
+    /// Create missing folders above it too.
+    #[serde(default)]
+    parents: bool,
+    /// If the name is taken, use `name (1)`.
+    #[serde(default)]
+    autorename: bool,
+}
+
+/// Create a folder.
+#[utoipa::path(
+    post, path = "/files/folders", tag = "files",
+    security(("bearer" = [])),
+    request_body = CreateFolderRequest,
+    responses(
+        (status = 201, description = "Created", body = EntryResponse),
+        (status = 404, description = "The parent folder does not exist (and parents=false)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Something is there", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_folder(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<CreateFolderRequest>,
+) -> Result<(StatusCode, Json<EntryResponse>), ApiError> {
+    let entry = state
+        .files
+        .create_folder(&caller, &body.path, body.parents, body.autorename)
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry.into())))
+}
+
+/// A move or copy.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelocateRequest {
+    /// The file or folder (`/path` or `id:<uuid>`).
+    from: String,
+    /// The new path (missing parent folders are created).
+    to: String,
+    /// If `to` is taken, use `name (1)`.
+    #[serde(default)]
+    autorename: bool,
+}
+
+/// Move or rename a file or folder (a folder moves in one step, whatever it holds).
+#[utoipa::path(
+    post, path = "/files/move", tag = "files",
+    security(("bearer" = [])),
+    request_body = RelocateRequest,
+    responses(
+        (status = 200, description = "Moved", body = EntryResponse),
+        (status = 404, description = "Nothing at `from`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`to` is taken, or a folder would move into itself", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn move_entry(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<RelocateRequest>,
+) -> Result<Json<EntryResponse>, ApiError> {
+    let entry = state
+        .files
+        .move_entry(&caller, &body.from, &body.to, body.autorename)
+        .await?;
+    Ok(Json(entry.into()))
+}
+
+/// Copy a file or folder (content is shared, not duplicated; it counts against the quota).
+#[utoipa::path(
+    post, path = "/files/copy", tag = "files",
+    security(("bearer" = [])),
+    request_body = RelocateRequest,
+    responses(
+        (status = 201, description = "Copied", body = EntryResponse),
+        (status = 409, description = "`to` is taken, or a folder would copy into itself", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too many entries to copy at once", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Quota exceeded", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn copy_entry(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<RelocateRequest>,
+) -> Result<(StatusCode, Json<EntryResponse>), ApiError> {
+    let entry = state
+        .files
+        .copy_entry(&caller, &body.from, &body.to, body.autorename)
+        .await?;
+    Ok((StatusCode::CREATED, Json(entry.into())))
+}
+
+/// What to delete.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    /// `/path` or `id:<uuid>`.
+    path: String,
+}
+
+/// Move a file or folder to the trash.
+#[utoipa::path(
+    post, path = "/files/delete", tag = "files",
+    security(("bearer" = [])),
+    request_body = DeleteRequest,
+    responses(
+        (status = 200, description = "In the trash", body = EntryResponse),
+        (status = 404, description = "Nothing there", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_entry(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<DeleteRequest>,
+) -> Result<Json<EntryResponse>, ApiError> {
+    Ok(Json(state.files.delete(&caller, &body.path).await?.into()))
+}
+
+/// One revision of a file.
+#[derive(Serialize, ToSchema)]
+pub struct RevisionResponse {
+    /// The revision.
+    rev: String,
+    /// Size in bytes.
+    size: u64,
+    /// Content hash.
+    content_hash: String,
+    /// Client modification time.
+    client_modified: DateTime<Utc>,
+    /// When the server stored it.
+    server_modified: DateTime<Utc>,
+}
+
+impl From<Revision> for RevisionResponse {
+    fn from(revision: Revision) -> Self {
+        Self {
+            rev: revision.id().rev(),
+            size: revision.size().get(),
+            content_hash: revision.content_hash().to_hex(),
+            client_modified: revision.client_modified(),
+            server_modified: revision.created_at(),
+        }
+    }
+}
+
+/// A file's revisions.
+#[derive(Serialize, ToSchema)]
+pub struct RevisionList {
+    /// The file.
+    file: EntryResponse,
+    /// Newest first.
+    revisions: Vec<RevisionResponse>,
+}
+
+/// Revision listing parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevisionsQuery {
+    /// `/path` or `id:<uuid>`.
+    path: String,
+    /// How many, 1 to 100 (default 20).
+    limit: Option<u32>,
+}
+
+/// List a file's revisions (replaced revisions are kept for the configured retention).
+#[utoipa::path(
+    get, path = "/files/revisions", tag = "files",
+    security(("bearer" = [])),
+    params(RevisionsQuery),
+    responses(
+        (status = 200, description = "Revisions, newest first", body = RevisionList),
+        (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_revisions(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<RevisionsQuery>,
+) -> Result<Json<RevisionList>, ApiError> {
+    let (entry, revisions) = state
+        .files
+        .revisions(&caller, &query.path, query.limit.unwrap_or(20))
+        .await?;
+    Ok(Json(RevisionList {
+        file: entry.into(),
+        revisions: revisions.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Which revision to bring back.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRevisionRequest {
+    /// The file.
+    path: String,
+    /// The revision to make current (as a new revision).
+    rev: String,
+}
+
+/// Restore an old revision of a file.
+#[utoipa::path(
+    post, path = "/files/restore-revision", tag = "files",
+    security(("bearer" = [])),
+    request_body = RestoreRevisionRequest,
+    responses(
+        (status = 200, description = "The file, with the old content current again", body = EntryResponse),
+        (status = 404, description = "No such file or revision", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "Quota exceeded", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn restore_revision(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<RestoreRevisionRequest>,
+) -> Result<Json<EntryResponse>, ApiError> {
+    let outcome = state
+        .files
+        .restore_revision(&caller, &body.path, &body.rev)
+        .await?;
+    let entry = match outcome {
+        UploadOutcome::Created(e) | UploadOutcome::Replaced(e) | UploadOutcome::Unchanged(e) => e,
+    };
+    Ok(Json(entry.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_like_http_says() {
+        assert_eq!(
+            parse_range("bytes=0-99"),
+            Some(RangeRequest::From {
+                start: 0,
+                end: Some(99)
+            })
+        );
+        assert_eq!(
+            parse_range("bytes=100-"),
+            Some(RangeRequest::From {
+                start: 100,
+                end: None
+            })
+        );
+        assert_eq!(parse_range("bytes=-5"), Some(RangeRequest::Suffix(5)));
+        for ignored in [
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=a-b",
+            "bytes=",
+            "bytes=5",
+        ] {
+            assert_eq!(parse_range(ignored), None, "{ignored}");
+        }
+    }
+
+    #[test]
+    fn etags_match_lists_stars_and_weak_tags() {
+        assert!(etag_matches("\"abc\"", "\"abc\""));
+        assert!(etag_matches("\"x\", W/\"abc\"", "\"abc\""));
+        assert!(etag_matches("*", "\"abc\""));
+        assert!(!etag_matches("\"abd\"", "\"abc\""));
+    }
+
+    #[test]
+    fn any_name_is_safe_in_content_disposition() {
+        assert_eq!(
+            content_disposition("a b.txt"),
+            "attachment; filename*=UTF-8''a%20b.txt"
+        );
+        let header = content_disposition("r\u{e9}sum\u{e9}\";\r\n.pdf");
+        assert!(HeaderValue::from_str(&header).is_ok(), "{header}");
+        assert!(!header.contains('"'));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = ListCursor {
+            recursive: true,
+            frames: vec![ListFrame {
+                folder: NodeId::from_uuid(Uuid::from_u128(5)),
+                after: Some("b".into()),
+            }],
+        };
+        assert_eq!(
+            decode_cursor(&encode_cursor(&cursor)).unwrap().frames,
+            cursor.frames
+        );
+        assert!(decode_cursor("not-a-cursor").is_err());
+    }
+}
