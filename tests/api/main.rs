@@ -3,3 +3,4 @@
 mod accounts;
 mod admin;
 mod conventions;
+mod files;

@@ -10,15 +10,16 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-/// Generates `sqlite::<test>` and `postgres::<test>` for each listed `async fn(Backend)`, so the
-/// test output shows every HTTP test passing on both databases.
+/// Generates `sqlite_disk::<test>` and `postgres_s3::<test>` for each listed
+/// `async fn(Backend)`, so the test output shows every HTTP test passing on both stacks:
+/// SQLite with blocks on local disk, and PostgreSQL with blocks in S3 (the test Garage).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
-        mod sqlite {
+        mod sqlite_disk {
             $( #[tokio::test] async fn $test() { super::$test($crate::Backend::Sqlite).await } )*
         }
-        mod postgres {
+        mod postgres_s3 {
             $( #[tokio::test] async fn $test() { super::$test($crate::Backend::Postgres).await } )*
         }
     };
@@ -35,13 +36,18 @@ pub struct TestApp {
     pub address: SocketAddr,
     /// An HTTP client (no cookies, no redirects).
     pub client: reqwest::Client,
+    /// The file use cases of the running server (for garbage collection, as `coffer admin gc`).
+    pub files: coffer_application::files::Files,
+    /// A view of the server's block store, to check what is stored.
+    pub blobs: std::sync::Arc<dyn coffer_application::ports::BlobStore>,
     stop: Option<oneshot::Sender<()>>,
     _data: tempfile::TempDir,
     _database: TestDatabase,
 }
 
 impl TestApp {
-    /// A server on `backend` with open sign-up and cheap password hashing.
+    /// A server on `backend` (SQLite with local blocks, or PostgreSQL with S3 blocks) with open
+    /// sign-up and cheap password hashing.
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, |_| {}).await
     }
@@ -58,12 +64,33 @@ impl TestApp {
         // Real argon2id, at the lowest cost: tests measure behaviour, not hashing strength.
         settings.accounts.password_hashing.memory_kib = 64;
         settings.accounts.password_hashing.iterations = 1;
+        // Garbage collection runs when a test asks for it.
+        settings.storage.gc_interval = std::time::Duration::ZERO;
+        let s3 =
+            (backend == Backend::Postgres).then(coffer_blob::testing::TestBlobStores::s3_settings);
+        if let Some(s3) = &s3 {
+            use coffer_server::settings::{BlobBackend, Secret};
+            settings.storage.backend = BlobBackend::S3;
+            settings.storage.s3.endpoint = s3.endpoint.clone();
+            settings.storage.s3.region = s3.region.clone();
+            settings.storage.s3.bucket = s3.bucket.clone();
+            settings.storage.s3.access_key_id = s3.access_key_id.clone();
+            settings.storage.s3.secret_access_key = Secret::new(s3.secret_access_key.clone());
+            settings.storage.s3.key_prefix = s3.key_prefix.clone();
+        }
         configure(&mut settings);
+        let blobs: std::sync::Arc<dyn coffer_application::ports::BlobStore> = match s3 {
+            Some(s3) => std::sync::Arc::new(coffer_blob::S3BlobStore::connect(s3).unwrap()),
+            None => std::sync::Arc::new(
+                coffer_blob::LocalBlobStore::open(settings.blocks_dir()).unwrap(),
+            ),
+        };
 
         let server = coffer_server::Server::build(&settings)
             .await
             .expect("server starts");
         let address = server.local_addr();
+        let files = server.files();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run_until(async {
             let _ = stopped.await;
@@ -75,6 +102,8 @@ impl TestApp {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            files,
+            blobs,
             stop: Some(stop),
             _data: data,
             _database: database,
@@ -170,4 +199,95 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     body
+}
+
+/// Dropbox's content hash of `data`, computed independently of the server.
+pub fn dropbox_content_hash(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digests = Vec::new();
+    for block in data.chunks(4 * 1024 * 1024) {
+        digests.extend_from_slice(&Sha256::digest(block));
+    }
+    hex::encode(Sha256::digest(&digests))
+}
+
+/// Deterministic, non-repeating test content.
+pub fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+impl TestApp {
+    /// `PUT /api/v1/files/content?<query>` with `body`.
+    pub async fn put(&self, token: &str, query: &str, body: Vec<u8>) -> Response {
+        self.request(Method::PUT, &format!("/api/v1/files/content?{query}"))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the server")
+    }
+
+    /// Uploads `body` to `path` (mode add), asserting 201; returns the metadata.
+    pub async fn upload(&self, token: &str, path: &str, body: &[u8]) -> Value {
+        let response = self
+            .put(token, &format!("path={}", encode(path)), body.to_vec())
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "upload of {path}");
+        response.json().await.unwrap()
+    }
+
+    /// Downloads `path` whole, asserting 200.
+    pub async fn download(&self, token: &str, path: &str) -> Vec<u8> {
+        let response = self
+            .request(
+                Method::GET,
+                &format!("/api/v1/files/content?path={}", encode(path)),
+            )
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "download of {path}");
+        response.bytes().await.unwrap().to_vec()
+    }
+
+    /// `GET` with a bearer token, returning the JSON body (asserting 200).
+    pub async fn get_json(&self, token: &str, path_and_query: &str) -> Value {
+        let response = self
+            .call(Method::GET, path_and_query, Some(token), None)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path_and_query}");
+        response.json().await.unwrap()
+    }
+
+    /// Runs a garbage collection now.
+    pub async fn collect_garbage(&self) -> coffer_application::files::GcReport {
+        self.files
+            .collect_garbage(&mut |_| {})
+            .await
+            .expect("garbage collection")
+    }
+}
+
+/// Percent-encodes a query parameter value.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

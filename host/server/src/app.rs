@@ -209,6 +209,11 @@ impl Server {
             .expect("bound listener has an address")
     }
 
+    /// The file use cases (for operator tasks such as garbage collection).
+    pub fn files(&self) -> coffer_application::files::Files {
+        self.use_cases.files.clone()
+    }
+
     /// Whether no account exists yet (to tell the operator how to create the first).
     pub async fn has_no_accounts(&self) -> bool {
         self.use_cases
