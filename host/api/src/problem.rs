@@ -210,14 +210,14 @@ pub struct Problem {
     pub retry_after: Option<u64>,
 }
 
-/// An error on its way to becoming a problem response.
+/// An error on its way to becoming a problem response (boxed: errors travel in `Result`s).
 #[derive(Debug)]
-pub struct ApiError(Problem);
+pub struct ApiError(Box<Problem>);
 
 impl ApiError {
     /// A problem with the code's status and title.
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self(Problem {
+        Self(Box::new(Problem {
             problem_type: format!("urn:coffer:problem:{}", code.as_str()),
             title: code.title(),
             status: code.status().as_u16(),
@@ -226,7 +226,7 @@ impl ApiError {
             field: None,
             size: None,
             retry_after: None,
-        })
+        }))
     }
 
     fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -359,7 +359,7 @@ impl IntoResponse for ApiError {
         let retry_after = self.0.retry_after;
         let size = self.0.size;
         let code = self.0.code;
-        let mut response = (status, Json(self.0)).into_response();
+        let mut response = (status, Json(*self.0)).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

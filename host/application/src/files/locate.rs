@@ -34,6 +34,8 @@ impl Target {
 }
 
 /// A located target: the root, or an entry.
+// Short-lived and returned by value; boxing the entry would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Located {
     Root,
     Entry(Entry),
