@@ -1,1 +1,15 @@
 //! Block hashing pipeline and blob stores.
+//!
+//! - [`Sha256BlockHasher`] cuts uploads into 4 MiB blocks and hashes them on a thread of its own.
+//! - [`LocalBlobStore`] keeps blocks as files on a local disk.
+//! - [`S3BlobStore`] keeps blocks as objects in an S3-compatible bucket.
+
+mod hasher;
+mod local;
+mod s3;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use hasher::Sha256BlockHasher;
+pub use local::LocalBlobStore;
+pub use s3::{S3BlobStore, S3Settings};
