@@ -7,7 +7,7 @@ use coffer_domain::account::ByteCount;
 use coffer_domain::files::{
     BlockHash, ContentHash, Node, NodeId, NodeKind, Revision, RevisionId, WriteMode, WriteOutcome,
 };
-use futures_util::StreamExt;
+use futures_util::TryStreamExt;
 
 use super::locate::Located;
 use super::{Entry, Files, Target};
@@ -64,6 +64,9 @@ impl UploadOutcome {
         }
     }
 }
+
+/// Most block writes of one upload in flight at once.
+const PUTS_IN_FLIGHT: usize = 4;
 
 /// What was stored while the body streamed in.
 struct Ingested {
@@ -218,6 +221,8 @@ impl Files {
     }
 
     /// Streams the content into stored blocks, refusing to accept more than the quota allows.
+    /// Up to [`PUTS_IN_FLIGHT`] blocks are written at once (their order is kept), so storage
+    /// latency (fsync, S3 round trips) overlaps instead of adding up.
     async fn ingest(
         &self,
         content: ByteStream,
@@ -225,22 +230,54 @@ impl Files {
         quota: ByteCount,
         replaceable: u64,
     ) -> Result<Ingested, AppError> {
-        let mut blocks = Vec::new();
         let mut size = 0u64;
-        let mut hashed = self.ports.block_hasher.hash_blocks(content);
-        while let Some(block) = hashed.next().await {
-            let block = block?;
-            size += u64::from(block.len);
-            Self::check_quota(namespace, quota, size.saturating_sub(replaceable))?;
-            // Index the block before its bytes exist, so collection never races the write.
-            let mut tx = self.ports.uow.begin().await?;
-            tx.blocks()
-                .touch(&block.hash, block.len, self.ports.clock.now())
-                .await?;
-            tx.commit().await?;
-            blocks.push(block.hash);
-            self.ports.blobs.put(block).await?;
-        }
+        // Owned handles: closures that borrow `self` make the handler future's `Send` unprovable.
+        let (uow, clock, blobs) = (
+            self.ports.uow.clone(),
+            self.ports.clock.clone(),
+            self.ports.blobs.clone(),
+        );
+        let namespace = namespace.clone();
+        // Boxed as `dyn Stream + Send`: erasing the combinators' closure types lets the
+        // compiler prove `Send` here rather than fail to in every caller.
+        let stored: std::pin::Pin<
+            Box<dyn futures_core::Stream<Item = Result<(BlockHash, u64), AppError>> + Send>,
+        > = Box::pin(
+            self.ports
+                .block_hasher
+                .hash_blocks(content)
+                .map_err(AppError::from)
+                .and_then(move |block| {
+                    size += u64::from(block.len);
+                    let within_quota =
+                        Self::check_quota(&namespace, quota, size.saturating_sub(replaceable));
+                    let (uow, clock) = (uow.clone(), clock.clone());
+                    async move {
+                        within_quota?;
+                        // Index the block before its bytes exist, so collection never races the
+                        // write.
+                        let mut tx = uow.begin().await?;
+                        tx.blocks()
+                            .touch(&block.hash, block.len, clock.now())
+                            .await?;
+                        tx.commit().await?;
+                        Ok(block)
+                    }
+                })
+                .map_ok(move |block| {
+                    let blobs = blobs.clone();
+                    async move {
+                        let hash = block.hash;
+                        let len = u64::from(block.len);
+                        blobs.put(block).await?;
+                        Ok::<(BlockHash, u64), AppError>((hash, len))
+                    }
+                })
+                .try_buffered(PUTS_IN_FLIGHT),
+        );
+        let stored: Vec<(BlockHash, u64)> = stored.try_collect().await?;
+        let size = stored.iter().map(|(_, len)| len).sum();
+        let blocks = stored.into_iter().map(|(hash, _)| hash).collect();
         Ok(Ingested { blocks, size })
     }
 
