@@ -146,6 +146,11 @@ async fn operator_manages_accounts_from_the_command_line(backend: Backend) {
         "a new password\n",
     ));
     assert!(reset.contains("reset"), "{reset}");
+    let gc = stdout(&run(&mut cmd(&["admin", "gc"]), ""));
+    assert!(
+        gc.contains("done: 0 trashed items, 0 revisions, 0 blocks deleted"),
+        "{gc}"
+    );
     let unknown = run(
         &mut cmd(&[
             "admin",

@@ -65,6 +65,10 @@ impl UploadOutcome {
     }
 }
 
+/// Blocks as they are stored: hash and length, in content order.
+type StoredBlocks =
+    std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<(BlockHash, u64), AppError>> + Send>>;
+
 /// Most block writes of one upload in flight at once.
 const PUTS_IN_FLIGHT: usize = 4;
 
@@ -240,9 +244,7 @@ impl Files {
         let namespace = namespace.clone();
         // Boxed as `dyn Stream + Send`: erasing the combinators' closure types lets the
         // compiler prove `Send` here rather than fail to in every caller.
-        let stored: std::pin::Pin<
-            Box<dyn futures_core::Stream<Item = Result<(BlockHash, u64), AppError>> + Send>,
-        > = Box::pin(
+        let stored: StoredBlocks = Box::pin(
             self.ports
                 .block_hasher
                 .hash_blocks(content)
