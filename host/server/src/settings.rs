@@ -279,7 +279,7 @@ impl Default for AccountSettings {
     }
 }
 
-/// argon2id cost (defaults: OWASP's 19 MiB, 2 iterations, 1 lane).
+/// argon2id cost (defaults: the hasher's, OWASP's 19 MiB, 2 iterations, 1 lane).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordHashingSettings {
@@ -293,10 +293,11 @@ pub struct PasswordHashingSettings {
 
 impl Default for PasswordHashingSettings {
     fn default() -> Self {
+        let params = coffer_security::Argon2Params::default();
         Self {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
+            memory_kib: params.memory_kib,
+            iterations: params.iterations,
+            parallelism: params.parallelism,
         }
     }
 }
@@ -322,12 +323,13 @@ pub struct LoginThrottleSettings {
 
 impl Default for LoginThrottleSettings {
     fn default() -> Self {
+        let rules = coffer_security::ThrottleRules::default();
         Self {
-            account_failures: 5,
-            address_failures: 20,
-            window: Duration::from_secs(15 * 60),
-            lockout: Duration::from_secs(30),
-            max_lockout: Duration::from_secs(15 * 60),
+            account_failures: rules.account_failures,
+            address_failures: rules.address_failures,
+            window: rules.window,
+            lockout: rules.lockout,
+            max_lockout: rules.max_lockout,
         }
     }
 }

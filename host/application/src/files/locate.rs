@@ -58,6 +58,17 @@ impl Files {
         })
     }
 
+    /// A write transaction holding the lock on `user`'s home namespace, and that namespace.
+    pub(crate) async fn write_home(
+        &self,
+        user: UserId,
+    ) -> Result<(Box<dyn Transaction>, Namespace), AppError> {
+        let mut tx = self.ports.uow.begin().await?;
+        let home = self.home(tx.as_mut(), user).await?;
+        let namespace = tx.namespaces().lock(home.id).await?;
+        Ok((tx, namespace))
+    }
+
     /// The quota in force for `user`.
     pub(crate) async fn quota_of(
         &self,
@@ -173,18 +184,14 @@ impl Files {
                     ));
                 }
                 None if create => {
-                    let now = self.ports.clock.now();
-                    let node = Node {
-                        id: NodeId::from_uuid(self.ports.ids.new_id()),
-                        namespace: namespace.id,
-                        parent: folder,
-                        name: name.clone(),
-                        kind: NodeKind::Folder,
-                        file: None,
-                        created_at: now,
-                        modified_at: now,
-                        trashed_at: None,
-                    };
+                    let node = Node::new(
+                        NodeId::from_uuid(self.ports.ids.new_id()),
+                        namespace.id,
+                        folder,
+                        name.clone(),
+                        NodeKind::Folder,
+                        self.ports.clock.now(),
+                    );
                     tx.nodes().insert(&node).await?;
                     folder = node.id;
                     names.push(node.name);

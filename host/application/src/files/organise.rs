@@ -23,9 +23,7 @@ impl Files {
             .name()
             .cloned()
             .ok_or(AppError::Conflict("the root folder already exists"))?;
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         let (parent, parent_path) = self
             .folder_at(
                 tx.as_mut(),
@@ -37,18 +35,14 @@ impl Files {
         let name = self
             .free_name(tx.as_mut(), parent, &name, true, autorename, None)
             .await?;
-        let now = self.ports.clock.now();
-        let node = Node {
-            id: NodeId::from_uuid(self.ports.ids.new_id()),
-            namespace: namespace.id,
+        let node = Node::new(
+            NodeId::from_uuid(self.ports.ids.new_id()),
+            namespace.id,
             parent,
             name,
-            kind: NodeKind::Folder,
-            file: None,
-            created_at: now,
-            modified_at: now,
-            trashed_at: None,
-        };
+            NodeKind::Folder,
+            self.ports.clock.now(),
+        );
         tx.nodes().insert(&node).await?;
         tx.commit().await?;
         Ok(Entry {
@@ -68,9 +62,7 @@ impl Files {
     ) -> Result<Entry, AppError> {
         let from = Target::parse(from)?;
         let to = NodePath::parse(to)?;
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         let mut source = self.locate_entry(tx.as_mut(), &namespace, &from).await?;
         let (parent, parent_path, name) = self
             .destination(tx.as_mut(), &namespace, &source, &to)
@@ -108,10 +100,8 @@ impl Files {
     ) -> Result<Entry, AppError> {
         let from = Target::parse(from)?;
         let to = NodePath::parse(to)?;
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
         let source = self.locate_entry(tx.as_mut(), &namespace, &from).await?;
         let limit = self.rules.max_copy_entries;
         let nodes = tx.nodes().subtree(source.node.id, limit + 1).await?;

@@ -41,10 +41,8 @@ impl Files {
     ) -> Result<UploadOutcome, AppError> {
         let target = Target::parse(target)?;
         let rev = RevisionId::parse_rev(rev)?;
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
         let mut entry = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
         let current = entry
             .node

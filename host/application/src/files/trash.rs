@@ -12,9 +12,7 @@ impl Files {
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn delete(&self, caller: &Principal, target: &str) -> Result<Entry, AppError> {
         let target = Target::parse(target)?;
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         let mut entry = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
         let bytes = tx.nodes().subtree_bytes(entry.node.id).await?;
         entry.node.trashed_at = Some(self.ports.clock.now());
@@ -64,10 +62,8 @@ impl Files {
         id: NodeId,
         autorename: bool,
     ) -> Result<Entry, AppError> {
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
         let mut node = tx
             .nodes()
             .get(id)
@@ -109,9 +105,7 @@ impl Files {
     /// Deletes a trashed item for good. Its content is freed by garbage collection.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn delete_permanently(&self, caller: &Principal, id: NodeId) -> Result<(), AppError> {
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         tx.nodes()
             .get(id)
             .await?
@@ -125,9 +119,7 @@ impl Files {
     /// Deletes everything in the caller's trash for good; returns how many items.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn empty_trash(&self, caller: &Principal) -> Result<u64, AppError> {
-        let mut tx = self.ports.uow.begin().await?;
-        let home = self.home(tx.as_mut(), caller.user_id).await?;
-        let namespace = tx.namespaces().lock(home.id).await?;
+        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
         let mut emptied = 0;
         loop {
             let batch = tx.nodes().trashed(namespace.id, None, 500).await?;

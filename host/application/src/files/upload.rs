@@ -174,17 +174,14 @@ impl Files {
                 let name = self
                     .free_name(tx.as_mut(), parent, &name, false, true, None)
                     .await?;
-                let node = Node {
-                    id: NodeId::from_uuid(self.ports.ids.new_id()),
-                    namespace: namespace.id,
+                let node = Node::new(
+                    NodeId::from_uuid(self.ports.ids.new_id()),
+                    namespace.id,
                     parent,
                     name,
-                    kind: NodeKind::File,
-                    file: None,
-                    created_at: now,
-                    modified_at: now,
-                    trashed_at: None,
-                };
+                    NodeKind::File,
+                    now,
+                );
                 (node, 0, true)
             }
         };

@@ -131,6 +131,29 @@ pub struct Node {
 }
 
 impl Node {
+    /// A new, live node created at `now` (a file gets its version when its first revision is
+    /// stored).
+    pub fn new(
+        id: NodeId,
+        namespace: NamespaceId,
+        parent: NodeId,
+        name: NodeName,
+        kind: NodeKind,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            namespace,
+            parent,
+            name,
+            kind,
+            file: None,
+            created_at: now,
+            modified_at: now,
+            trashed_at: None,
+        }
+    }
+
     /// The size of a file, 0 for a folder.
     pub fn size(&self) -> ByteCount {
         self.file.as_ref().map(|f| f.size).unwrap_or_default()
