@@ -26,8 +26,13 @@ use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::state::ApiState;
 
 pub fn router() -> OpenApiRouter<ApiState> {
+    // Upload bodies are streamed, whatever their size; every other body keeps the default limit.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(upload))
+        .layer(DefaultBodyLimit::disable());
     OpenApiRouter::new()
-        .routes(routes!(upload, download))
+        .merge(uploads)
+        .routes(routes!(download))
         .routes(routes!(metadata))
         .routes(routes!(list_folder))
         .routes(routes!(create_folder))
@@ -36,8 +41,6 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(delete_entry))
         .routes(routes!(list_revisions))
         .routes(routes!(restore_revision))
-        // Upload bodies are streamed, whatever their size.
-        .layer(DefaultBodyLimit::disable())
 }
 
 /// File or folder.
@@ -272,7 +275,12 @@ async fn download(
     let (start, end) = download.range;
     let size = download.revision.size().get();
     let etag = format!("\"{}\"", download.revision.content_hash().to_hex());
-    let mut response = Response::new(Body::from_stream(download.content));
+    let node = download.entry.node.id;
+    let content = download.content.inspect_err(move |err| {
+        // Headers are sent by now: the client sees a cut connection, the log says why.
+        tracing::error!(%node, error = %err, "download failed mid-stream");
+    });
+    let mut response = Response::new(Body::from_stream(content));
     *response.status_mut() = if download.partial {
         StatusCode::PARTIAL_CONTENT
     } else {

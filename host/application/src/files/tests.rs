@@ -661,3 +661,23 @@ async fn a_block_touched_within_the_grace_period_survives_collection() {
         b"shared content"
     );
 }
+
+#[tokio::test]
+async fn emptying_the_trash_counts_every_listed_item() {
+    let (env, me) = setup().await;
+    env.upload(&me, "/F/inner.txt", b"i").await;
+    env.files.delete(&me, "/F/inner.txt").await.unwrap();
+    env.clock.advance(chrono::Duration::seconds(1));
+    env.files.delete(&me, "/F").await.unwrap();
+    assert_eq!(
+        env.files
+            .list_trash(&me, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    assert_eq!(env.files.empty_trash(&me).await.unwrap(), 2);
+    assert_eq!(env.store.node_count(), 0);
+}

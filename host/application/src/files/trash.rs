@@ -126,6 +126,8 @@ impl Files {
             if batch.is_empty() {
                 break;
             }
+            // Every listed item counts, including one inside a trashed folder deleted just
+            // before it: the caller saw both in the trash.
             for node in batch {
                 tx.nodes().delete_subtree(node.id).await?;
                 emptied += 1;
