@@ -22,6 +22,7 @@ on_both_backends!(
     folders_list_in_pages,
     concurrent_writers_never_lose_an_acknowledged_write,
     garbage_collection_during_uploads_deletes_nothing_referenced,
+    search_finds_names_in_live_folders_page_by_page,
 );
 
 async fn files_round_trip_with_dropbox_content_hashes(backend: Backend) {
@@ -732,4 +733,70 @@ async fn garbage_collection_during_uploads_deletes_nothing_referenced(backend: B
             "{path}"
         );
     }
+}
+
+async fn search_finds_names_in_live_folders_page_by_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = app.user("a@example.org").await;
+    let (_, other) = app.user("b@example.org").await;
+    for path in [
+        "/Work/Budget 2026.xlsx",
+        "/Work/old/budget-2019.xlsx",
+        "/Home/BUDGET",
+        "/Home/recipes.md",
+    ] {
+        app.upload(&token, path, b"x").await;
+    }
+    app.upload(&other, "/budget of b", b"x").await;
+    app.upload(&token, "/Gone/budget.tmp", b"x").await;
+    app.call(
+        Method::POST,
+        "/api/v1/files/delete",
+        Some(&token),
+        Some(json!({"path": "/Gone"})),
+    )
+    .await;
+
+    let mut found = Vec::new();
+    let mut url = "/api/v1/files/search?query=Budget&limit=2".to_owned();
+    loop {
+        let page = app.get_json(&token, &url).await;
+        found.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["path"].as_str().unwrap().to_owned()),
+        );
+        if page["has_more"] == false {
+            break;
+        }
+        url = format!(
+            "/api/v1/files/search?query=Budget&limit=2&cursor={}",
+            page["cursor"].as_str().unwrap()
+        );
+    }
+    assert_eq!(
+        found,
+        [
+            "/Home/BUDGET",
+            "/Work/Budget 2026.xlsx",
+            "/Work/old/budget-2019.xlsx"
+        ]
+    );
+
+    let below = app
+        .get_json(&token, "/api/v1/files/search?query=budget&path=/work/old")
+        .await;
+    assert_eq!(below["entries"].as_array().unwrap().len(), 1);
+    let empty = app
+        .call(
+            Method::GET,
+            "/api/v1/files/search?query=%20",
+            Some(&token),
+            None,
+        )
+        .await;
+    let body = assert_problem(empty, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(body["field"], "query");
 }

@@ -444,6 +444,26 @@ impl NodeRepository for InMemoryTx {
         trashed.truncate(limit as usize);
         Ok(trashed)
     }
+    async fn search(
+        &mut self,
+        namespace: NamespaceId,
+        fragment: &str,
+        after: Option<(&str, NodeId)>,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError> {
+        let mut found: Vec<Node> = self
+            .work
+            .nodes
+            .values()
+            .filter(|n| n.namespace == namespace && n.trashed_at.is_none())
+            .filter(|n| n.name.key().contains(fragment))
+            .filter(|n| after.is_none_or(|(key, id)| (n.name.key().as_str(), n.id) > (key, id)))
+            .cloned()
+            .collect();
+        found.sort_by_key(|n| (n.name.key(), n.id));
+        found.truncate(limit as usize);
+        Ok(found)
+    }
     async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
         let doomed = self.descendants(id, true);
         for node in &doomed {

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(download))
         .routes(routes!(metadata))
         .routes(routes!(list_folder))
+        .routes(routes!(search))
         .routes(routes!(create_folder))
         .routes(routes!(move_entry))
         .routes(routes!(copy_entry))
@@ -803,4 +804,82 @@ mod tests {
         );
         assert!(decode_cursor("not-a-cursor").is_err());
     }
+}
+
+/// Search parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Text the name must contain (case-insensitive).
+    query: String,
+    /// Only below this folder (default: everywhere).
+    path: Option<String>,
+    /// Page size, 1 to 2000 (default 100).
+    limit: Option<u32>,
+    /// `cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One page of search results.
+#[derive(Serialize, ToSchema)]
+pub struct SearchResults {
+    /// Matches in name order.
+    entries: Vec<EntryResponse>,
+    /// Whether another page may follow.
+    has_more: bool,
+    /// Pass as `cursor` to get the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+/// Search files and folders by name (substring, ignoring case); trashed items are not found.
+#[utoipa::path(
+    get, path = "/files/search", tag = "files",
+    security(("bearer" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "A page of matches", body = SearchResults),
+        (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or overlong query", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn search(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> Result<Json<SearchResults>, ApiError> {
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_search_cursor)
+        .transpose()?;
+    let page = state
+        .files
+        .search(
+            &caller,
+            &query.query,
+            query.path.as_deref(),
+            query.limit.unwrap_or(100),
+            after,
+        )
+        .await?;
+    Ok(Json(SearchResults {
+        entries: page.entries.into_iter().map(Into::into).collect(),
+        has_more: page.next_after.is_some(),
+        cursor: page.next_after.map(|(key, id)| {
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(key, id.as_uuid())).expect("serialises"))
+        }),
+    }))
+}
+
+fn decode_search_cursor(raw: &str) -> Result<(String, NodeId), ApiError> {
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            "cursor is not one this server issued",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let (key, id): (String, Uuid) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok((key, NodeId::from_uuid(id)))
 }

@@ -6,6 +6,7 @@ mod locate;
 mod maintenance;
 mod organise;
 mod revisions;
+mod search;
 mod trash;
 mod upload;
 
@@ -20,6 +21,7 @@ use crate::ports::ByteStream;
 pub use content::RangeRequest;
 pub use locate::Target;
 pub use maintenance::{GcProgress, GcReport};
+pub use search::SearchPage;
 pub use upload::{Upload, UploadMode, UploadOutcome};
 
 /// The rules an installation sets for storage (from configuration).

@@ -178,6 +178,16 @@ pub trait NodeRepository: Send {
         cutoff: Timestamp,
         limit: u32,
     ) -> Result<Vec<Node>, RepositoryError>;
+    /// Up to `limit` live nodes of `namespace` whose name key contains `fragment` (itself a name
+    /// key), ordered by name key then id, after `after`. Nodes below a trashed folder are
+    /// included: callers check ancestors.
+    async fn search(
+        &mut self,
+        namespace: NamespaceId,
+        fragment: &str,
+        after: Option<(&str, NodeId)>,
+        limit: u32,
+    ) -> Result<Vec<Node>, RepositoryError>;
     /// Deletes the subtree at `id` for good, with its revisions; returns how many nodes.
     async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError>;
 }

@@ -6,7 +6,7 @@ mod node;
 mod path;
 
 pub use content::{BLOCK_SIZE, BlockHash, ContentHash};
-pub use name::NodeName;
+pub use name::{NodeName, name_key};
 pub use node::{
     FileVersion, Namespace, NamespaceId, Node, NodeId, NodeKind, Revision, RevisionId, WriteMode,
     WriteOutcome,

@@ -45,7 +45,7 @@ impl NodeName {
 
     /// The form under which names collide: NFC, lower-cased.
     pub fn key(&self) -> String {
-        self.0.to_lowercase().nfc().collect()
+        name_key(&self.0)
     }
 
     /// The `n`th alternative for an automatic rename: `report (1).pdf`, `photos (2)`,
@@ -66,6 +66,16 @@ impl NodeName {
         }
         Self::parse(&format!("{}{suffix}{extension}", &stem[..stem_end]))
     }
+}
+
+/// The comparison form of any text against names (NFC, lower-cased): what name uniqueness and
+/// name search compare.
+pub fn name_key(text: &str) -> String {
+    text.nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
 }
 
 impl fmt::Display for NodeName {

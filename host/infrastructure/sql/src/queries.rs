@@ -144,6 +144,22 @@ pub const TRASHED_BEFORE: &str = concat!(
     " FROM nodes n WHERE n.trashed_at IS NOT NULL AND n.trashed_at < $1 \
       ORDER BY n.trashed_at LIMIT $2"
 );
+// `$2` is a LIKE pattern whose `\`, `%` and `_` are escaped with `\`.
+pub const SEARCH_NODES: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.namespace_id = $1 AND n.trashed_at IS NULL \
+      AND n.parent_id IS NOT NULL AND n.name_key LIKE $2 ESCAPE '\\' \
+      ORDER BY n.name_key, n.id LIMIT $3"
+);
+pub const SEARCH_NODES_AFTER: &str = concat!(
+    "SELECT ",
+    node_columns!(),
+    " FROM nodes n WHERE n.namespace_id = $1 AND n.trashed_at IS NULL \
+      AND n.parent_id IS NOT NULL AND n.name_key LIKE $2 ESCAPE '\\' \
+      AND (n.name_key > $3 OR (n.name_key = $3 AND n.id > $4)) \
+      ORDER BY n.name_key, n.id LIMIT $5"
+);
 pub const DELETE_SUBTREE: &str = "WITH RECURSIVE sub(id) AS ( \
          SELECT id FROM nodes WHERE id = $1 \
          UNION ALL \

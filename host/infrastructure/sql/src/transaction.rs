@@ -23,6 +23,20 @@ pub(crate) fn backend_error(err: sqlx::Error) -> RepositoryError {
     RepositoryError::Backend(InfrastructureError::new(err))
 }
 
+/// `%fragment%` with LIKE's special characters escaped by `\`.
+fn like_pattern(fragment: &str) -> String {
+    let mut pattern = String::with_capacity(fragment.len() + 2);
+    pattern.push('%');
+    for c in fragment.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// A unique violation becomes `Conflict(what)`; anything else a backend error.
 fn conflict_on(what: &'static str) -> impl FnOnce(sqlx::Error) -> RepositoryError {
     move |err| match err.as_database_error() {
@@ -534,6 +548,38 @@ macro_rules! sql_transaction {
                     .into_iter()
                     .map(NodeRow::into_node)
                     .collect()
+            }
+
+            async fn search(
+                &mut self,
+                namespace: NamespaceId,
+                fragment: &str,
+                after: Option<(&str, NodeId)>,
+                limit: u32,
+            ) -> Result<Vec<Node>, RepositoryError> {
+                let pattern = like_pattern(fragment);
+                let rows = match after {
+                    Some((key, id)) => {
+                        sqlx::query_as::<_, NodeRow>(SEARCH_NODES_AFTER)
+                            .bind(namespace.as_uuid())
+                            .bind(&pattern)
+                            .bind(key)
+                            .bind(id.as_uuid())
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *self.tx)
+                            .await
+                    }
+                    None => {
+                        sqlx::query_as::<_, NodeRow>(SEARCH_NODES)
+                            .bind(namespace.as_uuid())
+                            .bind(&pattern)
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *self.tx)
+                            .await
+                    }
+                }
+                .map_err(backend_error)?;
+                rows.into_iter().map(NodeRow::into_node).collect()
             }
 
             async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError> {

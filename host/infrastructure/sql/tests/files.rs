@@ -29,6 +29,7 @@ on_both_backends!(
     revisions_keep_their_blocks_in_order_and_old_ones_are_pruned,
     blocks_are_collected_only_when_unreferenced_and_untouched,
     usage_is_counted_per_owner,
+    search_matches_substrings_literally_and_pages,
 );
 
 struct World {
@@ -396,4 +397,85 @@ async fn usage_is_counted_per_owner(world: World) {
     assert_eq!(tx.namespaces().usage_of_owner(stranger).await.unwrap(), 0);
     assert_eq!(tx.namespaces().home_of(stranger).await.unwrap(), None);
     tx.commit().await.unwrap();
+}
+
+async fn search_matches_substrings_literally_and_pages(world: World) {
+    let root = world.namespace.root;
+    let mut tx = world.store.begin().await.unwrap();
+    let names = [
+        "annual report.pdf",
+        "Report_2026",
+        "100% done",
+        "reporter",
+        "notes",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        tx.nodes()
+            .insert(&folder(&world, i as u128 + 1, root, name))
+            .await
+            .unwrap();
+    }
+    let mut trashed = folder(&world, 9, root, "trashed report");
+    trashed.trashed_at = Some(at(1));
+    tx.nodes().insert(&trashed).await.unwrap();
+    let keys = |nodes: Vec<Node>| nodes.into_iter().map(|n| n.name.key()).collect::<Vec<_>>();
+
+    let all = tx
+        .nodes()
+        .search(world.namespace.id, "report", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(all), ["annual report.pdf", "report_2026", "reporter"]);
+    let first = tx
+        .nodes()
+        .search(world.namespace.id, "report", None, 2)
+        .await
+        .unwrap();
+    let last = first.last().unwrap();
+    let after = (last.name.key(), last.id);
+    let rest = tx
+        .nodes()
+        .search(
+            world.namespace.id,
+            "report",
+            Some((after.0.as_str(), after.1)),
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(keys(rest), ["reporter"]);
+    // LIKE's wildcards are matched literally.
+    assert_eq!(
+        keys(
+            tx.nodes()
+                .search(world.namespace.id, "t_2", None, 10)
+                .await
+                .unwrap()
+        ),
+        ["report_2026"]
+    );
+    assert!(
+        tx.nodes()
+            .search(world.namespace.id, "t%2", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        keys(
+            tx.nodes()
+                .search(world.namespace.id, "0% d", None, 10)
+                .await
+                .unwrap()
+        ),
+        ["100% done"]
+    );
+    let elsewhere = NamespaceId::from_uuid(Uuid::from_u128(77));
+    assert!(
+        tx.nodes()
+            .search(elsewhere, "report", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
