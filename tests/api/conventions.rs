@@ -171,3 +171,22 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("/api/v1/openapi.json"));
 }
+
+/// The embedded stack keeps blocks in a directory: if it becomes unusable, the server says it
+/// is not ready (and says so again once it is back).
+#[tokio::test]
+async fn readiness_fails_while_the_block_store_is_unusable() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let blocks = app.blocks_dir.clone();
+    std::fs::rename(&blocks, blocks.with_extension("moved")).unwrap();
+    let response = app.request(Method::GET, "/readyz").send().await.unwrap();
+    assert_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    std::fs::rename(blocks.with_extension("moved"), &blocks).unwrap();
+    let response = app.request(Method::GET, "/readyz").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -40,6 +40,8 @@ pub struct TestApp {
     pub files: coffer_application::files::Files,
     /// A view of the server's block store, to check what is stored.
     pub blobs: std::sync::Arc<dyn coffer_application::ports::BlobStore>,
+    /// The local block directory (used by the SQLite stack).
+    pub blocks_dir: std::path::PathBuf,
     stop: Option<oneshot::Sender<()>>,
     _data: tempfile::TempDir,
     _database: TestDatabase,
@@ -104,6 +106,7 @@ impl TestApp {
                 .unwrap(),
             files,
             blobs,
+            blocks_dir: settings.blocks_dir(),
             stop: Some(stop),
             _data: data,
             _database: database,

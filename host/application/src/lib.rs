@@ -43,16 +43,19 @@ pub struct Ports {
 #[derive(Clone)]
 pub struct Readiness {
     uow: Arc<dyn ports::UnitOfWork>,
+    blobs: Arc<dyn ports::BlobStore>,
 }
 
 impl Readiness {
-    /// Checks through the given unit of work.
-    pub fn new(uow: Arc<dyn ports::UnitOfWork>) -> Self {
-        Self { uow }
+    /// Checks the database and the block store.
+    pub fn new(uow: Arc<dyn ports::UnitOfWork>, blobs: Arc<dyn ports::BlobStore>) -> Self {
+        Self { uow, blobs }
     }
 
-    /// Succeeds when the database answers.
+    /// Succeeds when the database answers and the block store is usable.
     pub async fn check(&self) -> Result<(), AppError> {
-        self.uow.ping().await.map_err(AppError::from)
+        self.uow.ping().await?;
+        self.blobs.check().await?;
+        Ok(())
     }
 }

@@ -641,6 +641,9 @@ impl BlobStore for InMemoryBlobs {
         }
         Ok(())
     }
+    async fn check(&self) -> Result<(), InfrastructureError> {
+        Ok(())
+    }
 }
 
 /// Splits and hashes content in memory, in one go: right for the small contents of unit tests

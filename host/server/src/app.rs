@@ -155,7 +155,7 @@ fn use_cases(
         accounts: Accounts::new(ports.clone(), rules.clone()),
         admin: Administration::new(ports.clone(), rules),
         files: Files::new(ports.clone(), storage_rules),
-        readiness: Readiness::new(ports.uow),
+        readiness: Readiness::new(ports.uow, ports.blobs),
     })
 }
 

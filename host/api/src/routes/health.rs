@@ -20,7 +20,7 @@ async fn alive() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database answers and the block store is usable.
 async fn ready(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     match state.readiness.check().await {
         Ok(()) => Ok(Json(json!({ "status": "ready" }))),
@@ -28,7 +28,7 @@ async fn ready(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
             tracing::warn!(error = %err, "not ready");
             Err(ApiError::new(
                 ErrorCode::ServiceUnavailable,
-                "the database is not reachable",
+                "the database or the block store is not usable",
             ))
         }
     }

@@ -63,4 +63,6 @@ pub trait BlobStore: Send + Sync {
     async fn contains(&self, hash: &BlockHash) -> Result<bool, InfrastructureError>;
     /// Deletes blocks; a block that is not stored is not an error.
     async fn delete(&self, hashes: &[BlockHash]) -> Result<(), InfrastructureError>;
+    /// Succeeds when the store can be used (for readiness probes).
+    async fn check(&self) -> Result<(), InfrastructureError>;
 }

@@ -86,6 +86,10 @@ fn block_path(root: &Path, hash: &BlockHash) -> PathBuf {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
+    async fn check(&self) -> Result<(), InfrastructureError> {
+        LocalBlobStore::check(self).await
+    }
+
     async fn put(&self, block: HashedBlock) -> Result<(), InfrastructureError> {
         let total: usize = block.chunks.iter().map(Bytes::len).sum();
         if total != block.len as usize {

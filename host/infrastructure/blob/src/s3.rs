@@ -242,6 +242,10 @@ fn join(chunks: Vec<Bytes>, len: usize) -> Bytes {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
+    async fn check(&self) -> Result<(), InfrastructureError> {
+        S3BlobStore::check(self).await
+    }
+
     async fn put(&self, block: HashedBlock) -> Result<(), InfrastructureError> {
         let key = self.key(&block.hash);
         if self.contains(&block.hash).await? {

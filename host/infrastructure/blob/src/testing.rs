@@ -152,4 +152,8 @@ impl<S: BlobStore> BlobStore for TestBlobStore<S> {
     async fn delete(&self, hashes: &[BlockHash]) -> Result<(), InfrastructureError> {
         self.store.delete(hashes).await
     }
+
+    async fn check(&self) -> Result<(), InfrastructureError> {
+        self.store.check().await
+    }
 }
