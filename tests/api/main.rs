@@ -4,3 +4,4 @@ mod accounts;
 mod admin;
 mod conventions;
 mod files;
+mod links;

@@ -43,4 +43,5 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::admin::router())
         .merge(routes::files::router())
         .merge(routes::trash::router())
+        .merge(routes::links::router())
 }

@@ -41,10 +41,22 @@ fn request_span(request: &Request<axum::body::Body>) -> tracing::Span {
     tracing::info_span!(
         "request",
         method = %request.method(),
-        path = %request.uri().path(),
+        path = %loggable_path(request.uri().path()),
         request_id,
         user = tracing::field::Empty,
     )
+}
+
+/// The path without secrets: a shared link's token grants access, so it never reaches logs.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const LINKS: &str = "/api/v1/public/links/";
+    match path.strip_prefix(LINKS) {
+        Some(rest) => {
+            let after_token = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("{LINKS}<token>{after_token}").into()
+        }
+        None => path.into(),
+    }
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<axum::body::Body> {
@@ -59,4 +71,22 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<axum::body::
         "the server failed to handle this request; the request id identifies it",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn link_tokens_never_reach_the_logs() {
+        assert_eq!(
+            loggable_path("/api/v1/public/links/cfl_secret/content"),
+            "/api/v1/public/links/<token>/content"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/public/links/cfl_secret"),
+            "/api/v1/public/links/<token>"
+        );
+        assert_eq!(loggable_path("/api/v1/account"), "/api/v1/account");
+    }
 }

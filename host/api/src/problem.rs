@@ -58,6 +58,14 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     /// The request asks for too much at once (e.g. copying a folder with too many entries).
     RequestTooLarge,
+    /// The shared link was revoked or has expired.
+    LinkGone,
+    /// The shared link needs a password (`X-Link-Password`).
+    LinkPasswordRequired,
+    /// The shared link's password is wrong.
+    InvalidLinkPassword,
+    /// The shared link does not allow downloads.
+    DownloadNotAllowed,
     /// Too many attempts; see `Retry-After`.
     TooManyRequests,
     /// The server failed; the request id identifies it in the logs.
@@ -68,7 +76,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -91,6 +99,10 @@ impl ErrorCode {
         Self::UploadIncomplete,
         Self::RangeNotSatisfiable,
         Self::RequestTooLarge,
+        Self::LinkGone,
+        Self::LinkPasswordRequired,
+        Self::InvalidLinkPassword,
+        Self::DownloadNotAllowed,
         Self::TooManyRequests,
         Self::InternalError,
         Self::ServiceUnavailable,
@@ -121,6 +133,10 @@ impl ErrorCode {
             Self::UploadIncomplete => "upload_incomplete",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::RequestTooLarge => "request_too_large",
+            Self::LinkGone => "link_gone",
+            Self::LinkPasswordRequired => "link_password_required",
+            Self::InvalidLinkPassword => "invalid_link_password",
+            Self::DownloadNotAllowed => "download_not_allowed",
             Self::TooManyRequests => "too_many_requests",
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
@@ -147,6 +163,9 @@ impl ErrorCode {
             Self::ContentHashMismatch | Self::UploadIncomplete => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::LinkGone => StatusCode::GONE,
+            Self::LinkPasswordRequired | Self::InvalidLinkPassword => StatusCode::UNAUTHORIZED,
+            Self::DownloadNotAllowed => StatusCode::FORBIDDEN,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -178,6 +197,10 @@ impl ErrorCode {
             Self::UploadIncomplete => "Upload incomplete",
             Self::RangeNotSatisfiable => "Range not satisfiable",
             Self::RequestTooLarge => "Request too large",
+            Self::LinkGone => "Link no longer available",
+            Self::LinkPasswordRequired => "Link password required",
+            Self::InvalidLinkPassword => "Wrong link password",
+            Self::DownloadNotAllowed => "Download not allowed",
             Self::TooManyRequests => "Too many requests",
             Self::InternalError => "Internal server error",
             Self::ServiceUnavailable => "Service unavailable",
@@ -307,6 +330,20 @@ impl From<AppError> for ApiError {
                 err
             }
             AppError::TooLarge(why) => ApiError::new(C::RequestTooLarge, why),
+            AppError::LinkGone(why) => ApiError::new(
+                C::LinkGone,
+                format!("this link is no longer available: it {why}"),
+            ),
+            AppError::LinkPasswordRequired => ApiError::new(
+                C::LinkPasswordRequired,
+                "this link needs a password: send it as X-Link-Password",
+            ),
+            AppError::InvalidLinkPassword => {
+                ApiError::new(C::InvalidLinkPassword, "wrong password for this link")
+            }
+            AppError::DownloadNotAllowed => {
+                ApiError::new(C::DownloadNotAllowed, "this link does not allow downloads")
+            }
             AppError::Throttled { retry_after } => {
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 let mut err = ApiError::new(

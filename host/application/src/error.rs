@@ -98,6 +98,18 @@ pub enum AppError {
     /// The request is too large to do at once (e.g. copying a huge folder).
     #[error("{0}")]
     TooLarge(String),
+    /// The shared link was revoked or has expired.
+    #[error("this link is no longer available: it {0}")]
+    LinkGone(&'static str),
+    /// The shared link needs a password and none was given.
+    #[error("this link needs a password")]
+    LinkPasswordRequired,
+    /// The shared link's password is wrong.
+    #[error("wrong password for this link")]
+    InvalidLinkPassword,
+    /// The shared link does not allow downloads.
+    #[error("this link does not allow downloads")]
+    DownloadNotAllowed,
     /// Too many failed attempts; try again after the given time.
     #[error("too many attempts")]
     Throttled {

@@ -36,6 +36,7 @@ struct State {
     nodes: HashMap<NodeId, Node>,
     revisions: HashMap<RevisionId, Revision>,
     blocks: HashMap<BlockHash, (u32, Timestamp)>,
+    links: HashMap<coffer_domain::sharing::LinkId, coffer_domain::sharing::SharedLink>,
 }
 
 /// An in-memory database: a transaction works on a copy and publishes it on commit.
@@ -125,6 +126,9 @@ impl Transaction for InMemoryTx {
         self
     }
     fn blocks(&mut self) -> &mut dyn BlockRepository {
+        self
+    }
+    fn links(&mut self) -> &mut dyn LinkRepository {
         self
     }
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -580,6 +584,55 @@ impl BlockRepository for InMemoryTx {
     }
 }
 
+#[async_trait]
+impl LinkRepository for InMemoryTx {
+    async fn insert(
+        &mut self,
+        link: &coffer_domain::sharing::SharedLink,
+    ) -> Result<(), RepositoryError> {
+        self.work.links.insert(link.id, link.clone());
+        Ok(())
+    }
+    async fn find_by_digest(
+        &mut self,
+        digest: &TokenDigest,
+    ) -> Result<Option<coffer_domain::sharing::SharedLink>, RepositoryError> {
+        Ok(self
+            .work
+            .links
+            .values()
+            .find(|l| &l.token_digest == digest)
+            .cloned())
+    }
+    async fn get(
+        &mut self,
+        id: coffer_domain::sharing::LinkId,
+    ) -> Result<Option<coffer_domain::sharing::SharedLink>, RepositoryError> {
+        Ok(self.work.links.get(&id).cloned())
+    }
+    async fn list_for_owner(
+        &mut self,
+        owner: UserId,
+    ) -> Result<Vec<coffer_domain::sharing::SharedLink>, RepositoryError> {
+        let mut links: Vec<_> = self
+            .work
+            .links
+            .values()
+            .filter(|l| l.owner == owner)
+            .cloned()
+            .collect();
+        links.sort_by_key(|l| std::cmp::Reverse(l.created_at));
+        Ok(links)
+    }
+    async fn update(
+        &mut self,
+        link: &coffer_domain::sharing::SharedLink,
+    ) -> Result<(), RepositoryError> {
+        self.work.links.insert(link.id, link.clone());
+        Ok(())
+    }
+}
+
 /// Block bytes in memory.
 #[derive(Default, Clone)]
 pub struct InMemoryBlobs(Arc<Mutex<HashMap<BlockHash, Bytes>>>);
@@ -859,6 +912,11 @@ impl TestEnv {
             .await
             .unwrap()
             .user
+    }
+
+    /// The fake clock's time.
+    pub fn clock_now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// Logs in with the helper password.

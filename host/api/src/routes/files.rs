@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use coffer_application::files::{
-    Entry, ListCursor, ListFrame, RangeRequest, Upload, UploadMode, UploadOutcome,
+    Download, Entry, ListCursor, ListFrame, RangeRequest, Upload, UploadMode, UploadOutcome,
 };
 use coffer_application::ports::ContentError;
 use coffer_domain::files::{NodeId, NodeKind, Revision};
@@ -247,32 +247,54 @@ async fn download(
     ApiQuery(query): ApiQuery<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // Metadata first: conditional requests must not start a read.
+    let entry = state.files.metadata(&caller, &query.path).await?;
+    let etag = current_etag(&entry);
+    if query.rev.is_none()
+        && let Some(response) = not_modified(&headers, etag.as_deref())
+    {
+        return Ok(response);
+    }
+    let range = requested_range(&headers, etag.as_deref());
+    let download = state
+        .files
+        .download(&caller, &query.path, query.rev.as_deref(), range)
+        .await?;
+    Ok(download_response(download))
+}
+
+/// The `ETag` of a file's current content (its content hash), if it is a file.
+pub(crate) fn current_etag(entry: &Entry) -> Option<String> {
+    entry
+        .node
+        .file
+        .as_ref()
+        .map(|f| format!("\"{}\"", f.content_hash.to_hex()))
+}
+
+/// A 304 response if `If-None-Match` matches the current `etag`.
+pub(crate) fn not_modified(headers: &HeaderMap, etag: Option<&str>) -> Option<Response> {
+    let condition = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    let etag = etag?;
+    etag_matches(condition, etag)
+        .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, etag.to_owned())]).into_response())
+}
+
+/// The `Range` asked for, unless `If-Range` names a content that is no longer current.
+pub(crate) fn requested_range(headers: &HeaderMap, etag: Option<&str>) -> Option<RangeRequest> {
     let text = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    // Metadata first: conditional requests must not start a read.
-    let entry = state.files.metadata(&caller, &query.path).await?;
-    let current_etag = entry
-        .node
-        .file
-        .as_ref()
-        .map(|f| format!("\"{}\"", f.content_hash.to_hex()));
-    if query.rev.is_none()
-        && let (Some(etag), Some(condition)) = (&current_etag, text(header::IF_NONE_MATCH))
-        && etag_matches(condition, etag)
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag.clone())]).into_response());
-    }
-    let range = text(header::RANGE).and_then(parse_range).filter(|_| {
-        // If-Range: serve the range only if the client's copy is still current.
-        text(header::IF_RANGE).is_none_or(|v| Some(v) == current_etag.as_deref())
-    });
-    let download = state
-        .files
-        .download(&caller, &query.path, query.rev.as_deref(), range)
-        .await?;
+    text(header::RANGE)
+        .and_then(parse_range)
+        .filter(|_| text(header::IF_RANGE).is_none_or(|v| Some(v) == etag))
+}
+
+/// Streams a download with its headers: type, length, `ETag`, ranges, and `attachment` so a
+/// browser never renders stored content as a page of this site.
+pub(crate) fn download_response(download: Download) -> Response {
     let (start, end) = download.range;
     let size = download.revision.size().get();
     let etag = format!("\"{}\"", download.revision.content_hash().to_hex());
@@ -305,7 +327,7 @@ async fn download(
         let range = format!("bytes {start}-{}/{size}", end - 1);
         headers.insert(header::CONTENT_RANGE, header_value(&range));
     }
-    Ok(response)
+    response
 }
 
 /// Whether a request's `Content-Type` describes the file (rather than being a generic default,
@@ -438,7 +460,7 @@ struct CursorToken {
     f: Vec<(Uuid, Option<String>)>,
 }
 
-fn encode_cursor(cursor: &ListCursor) -> String {
+pub(crate) fn encode_cursor(cursor: &ListCursor) -> String {
     let token = CursorToken {
         r: cursor.recursive,
         f: cursor
@@ -450,7 +472,7 @@ fn encode_cursor(cursor: &ListCursor) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).expect("cursor serialises"))
 }
 
-fn decode_cursor(raw: &str) -> Result<ListCursor, ApiError> {
+pub(crate) fn decode_cursor(raw: &str) -> Result<ListCursor, ApiError> {
     let invalid = || {
         ApiError::new(
             ErrorCode::InvalidParameter,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod docs;
 pub mod files;
 pub mod health;
+pub mod links;
 pub mod trash;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -29,6 +30,7 @@ use crate::problem::{ErrorCode, Problem};
         (name = "account", description = "The caller's own account and tokens"),
         (name = "files", description = "Files and folders: upload, download, list, organise, revisions"),
         (name = "trash", description = "Deleted items: list, restore, delete for good"),
+        (name = "links", description = "Shared links: create, list, revoke; public access without an account"),
         (name = "admin", description = "Administration (administrators only)"),
     )
 )]

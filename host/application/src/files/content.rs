@@ -69,6 +69,18 @@ impl Files {
         let mut tx = self.ports.uow.begin_read().await?;
         let namespace = self.home(tx.as_mut(), caller.user_id).await?;
         let entry = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
+        self.serve(tx, entry, rev, range).await
+    }
+
+    /// The content of a located file: its current revision or `rev`, whole or a range. The
+    /// bytes are read from storage only as the stream is polled.
+    pub(crate) async fn serve(
+        &self,
+        mut tx: Box<dyn crate::ports::Transaction>,
+        entry: Entry,
+        rev: Option<RevisionId>,
+        range: Option<RangeRequest>,
+    ) -> Result<Download, AppError> {
         let current = entry
             .node
             .file

@@ -2,6 +2,7 @@
 //! revisions, and garbage collection of unreferenced content.
 
 mod content;
+mod links;
 mod locate;
 mod maintenance;
 mod organise;
@@ -19,6 +20,7 @@ use crate::Ports;
 use crate::ports::ByteStream;
 
 pub use content::RangeRequest;
+pub use links::{IssuedLink, LinkListing, LinkVisit, NewLink};
 pub use locate::Target;
 pub use maintenance::{GcProgress, GcReport};
 pub use search::SearchPage;

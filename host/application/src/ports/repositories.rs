@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
 use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
+use coffer_domain::sharing::{LinkId, SharedLink};
 use thiserror::Error;
 
 use crate::InfrastructureError;
@@ -46,6 +47,8 @@ pub trait Transaction: Send {
     fn revisions(&mut self) -> &mut dyn RevisionRepository;
     /// The index of stored blocks.
     fn blocks(&mut self) -> &mut dyn BlockRepository;
+    /// Shared links.
+    fn links(&mut self) -> &mut dyn LinkRepository;
     /// Makes every change of this transaction durable, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -238,4 +241,22 @@ pub trait BlockRepository: Send {
         cutoff: Timestamp,
         limit: u32,
     ) -> Result<Vec<BlockHash>, RepositoryError>;
+}
+
+/// Shared links.
+#[async_trait]
+pub trait LinkRepository: Send {
+    /// Stores a new link.
+    async fn insert(&mut self, link: &SharedLink) -> Result<(), RepositoryError>;
+    /// The link whose token has this digest.
+    async fn find_by_digest(
+        &mut self,
+        digest: &TokenDigest,
+    ) -> Result<Option<SharedLink>, RepositoryError>;
+    /// A link by id.
+    async fn get(&mut self, id: LinkId) -> Result<Option<SharedLink>, RepositoryError>;
+    /// A user's links, newest first.
+    async fn list_for_owner(&mut self, owner: UserId) -> Result<Vec<SharedLink>, RepositoryError>;
+    /// Saves a link's revocation.
+    async fn update(&mut self, link: &SharedLink) -> Result<(), RepositoryError>;
 }

@@ -27,6 +27,8 @@ pub enum SecretKind {
     AccessToken,
     /// A sign-up invitation code.
     Invite,
+    /// The token of a shared link.
+    Link,
 }
 
 /// A freshly generated secret: the plaintext goes to the client once, the digest is stored.
@@ -73,6 +75,8 @@ pub enum ThrottleKey {
     Account(Email),
     /// One client address.
     ClientAddress(IpAddr),
+    /// The password of one shared link.
+    Link(coffer_domain::sharing::LinkId),
 }
 
 /// Counts failed logins and says when to refuse further attempts.

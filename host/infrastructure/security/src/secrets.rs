@@ -5,7 +5,8 @@ use coffer_domain::account::TokenDigest;
 use sha2::{Digest, Sha256};
 
 /// 256-bit secrets from the operating system's CSPRNG, URL-safe base64 with a recognisable prefix
-/// (`cft_` for tokens, `cfi_` for invitations), stored as their SHA-256 digest.
+/// (`cft_` for tokens, `cfi_` for invitations, `cfl_` for shared links), stored as their SHA-256
+/// digest.
 ///
 /// A fast digest is right here: the secrets carry 256 bits of entropy, so there is nothing to
 /// brute-force, and look-up by digest stays a single indexed query.
@@ -19,6 +20,7 @@ impl SecretGenerator for RandomSecrets {
         let prefix = match kind {
             SecretKind::AccessToken => "cft_",
             SecretKind::Invite => "cfi_",
+            SecretKind::Link => "cfl_",
         };
         let plaintext = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
         IssuedSecret {

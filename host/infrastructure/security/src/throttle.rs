@@ -10,7 +10,8 @@ use coffer_domain::Timestamp;
 /// When failed logins lock a key out, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleRules {
-    /// Failures per account within `window` before it is locked.
+    /// Failures per account (or per shared link's password) within `window` before it is
+    /// locked.
     pub account_failures: u32,
     /// Failures per client address within `window` before it is locked.
     pub address_failures: u32,
@@ -64,7 +65,7 @@ impl InMemoryLoginThrottle {
 
     fn limit(&self, key: &ThrottleKey) -> u32 {
         match key {
-            ThrottleKey::Account(_) => self.rules.account_failures,
+            ThrottleKey::Account(_) | ThrottleKey::Link(_) => self.rules.account_failures,
             ThrottleKey::ClientAddress(_) => self.rules.address_failures,
         }
     }

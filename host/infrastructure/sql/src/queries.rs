@@ -191,3 +191,24 @@ pub const COLLECT_BLOCKS: &str = "DELETE FROM blocks WHERE touched_at < $1 AND h
     SELECT b.hash FROM blocks b WHERE b.touched_at < $1 \
     AND NOT EXISTS (SELECT 1 FROM revision_blocks rb WHERE rb.block_hash = b.hash) LIMIT $2) \
     RETURNING hash";
+
+// --- shared links ------------------------------------------------------------------------------
+
+macro_rules! select_links {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, token_digest, owner_id, namespace_id, node_id, password_hash, expires_at, \
+             allow_download, created_at, revoked_at FROM shared_links ",
+            $rest
+        )
+    };
+}
+
+pub const INSERT_LINK: &str = "INSERT INTO shared_links (id, token_digest, owner_id, \
+    namespace_id, node_id, password_hash, expires_at, allow_download, created_at, revoked_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub const FIND_LINK_BY_DIGEST: &str = select_links!("WHERE token_digest = $1");
+pub const GET_LINK: &str = select_links!("WHERE id = $1");
+pub const LINKS_OF_OWNER: &str =
+    select_links!("WHERE owner_id = $1 ORDER BY created_at DESC, id DESC");
+pub const UPDATE_LINK: &str = "UPDATE shared_links SET revoked_at = $2 WHERE id = $1";

@@ -281,3 +281,39 @@ pub fn file_columns(node: &Node) -> FileColumns {
 pub fn block_hash(bytes: Vec<u8>) -> Result<BlockHash, RepositoryError> {
     hash32(bytes, "block hash").map(BlockHash::from_bytes)
 }
+
+// --- shared links ------------------------------------------------------------------------------
+
+use coffer_domain::sharing::{LinkId, SharedLink};
+
+/// A row of `shared_links`.
+#[derive(sqlx::FromRow)]
+pub struct LinkRow {
+    id: Uuid,
+    token_digest: Vec<u8>,
+    owner_id: Uuid,
+    namespace_id: Uuid,
+    node_id: Uuid,
+    password_hash: Option<String>,
+    expires_at: Option<i64>,
+    allow_download: bool,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl LinkRow {
+    pub fn into_link(self) -> Result<SharedLink, RepositoryError> {
+        Ok(SharedLink {
+            id: LinkId::from_uuid(self.id),
+            token_digest: digest(self.token_digest)?,
+            owner: UserId::from_uuid(self.owner_id),
+            namespace: NamespaceId::from_uuid(self.namespace_id),
+            node: NodeId::from_uuid(self.node_id),
+            password: self.password_hash.map(PasswordHash::from_phc),
+            expires_at: self.expires_at.map(timestamp).transpose()?,
+            allow_download: self.allow_download,
+            created_at: timestamp(self.created_at)?,
+            revoked_at: self.revoked_at.map(timestamp).transpose()?,
+        })
+    }
+}

@@ -4,18 +4,19 @@
 use async_trait::async_trait;
 use coffer_application::InfrastructureError;
 use coffer_application::ports::{
-    BlockRepository, InviteRepository, NamespaceRepository, NodeRepository, RepositoryError,
-    RevisionRepository, TokenRepository, Transaction, UserRepository,
+    BlockRepository, InviteRepository, LinkRepository, NamespaceRepository, NodeRepository,
+    RepositoryError, RevisionRepository, TokenRepository, Transaction, UserRepository,
 };
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
 use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
+use coffer_domain::sharing::{LinkId, SharedLink};
 use uuid::Uuid;
 
 use crate::queries::*;
 use crate::rows::{
-    InviteRow, NamespaceRow, NodeRow, RevisionRow, TokenRow, UserRow, block_hash, file_columns,
-    micros, quota_column,
+    InviteRow, LinkRow, NamespaceRow, NodeRow, RevisionRow, TokenRow, UserRow, block_hash,
+    file_columns, micros, quota_column,
 };
 
 /// Any database error, as the port's backend error.
@@ -79,6 +80,9 @@ macro_rules! sql_transaction {
                 self
             }
             fn blocks(&mut self) -> &mut dyn BlockRepository {
+                self
+            }
+            fn links(&mut self) -> &mut dyn LinkRepository {
                 self
             }
             async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -729,11 +733,79 @@ macro_rules! sql_transaction {
                 rows.into_iter().map(block_hash).collect()
             }
         }
+
+        #[async_trait]
+        impl LinkRepository for $name {
+            async fn insert(&mut self, link: &SharedLink) -> Result<(), RepositoryError> {
+                sqlx::query(INSERT_LINK)
+                    .bind(link.id.as_uuid())
+                    .bind(&link.token_digest.as_bytes()[..])
+                    .bind(link.owner.as_uuid())
+                    .bind(link.namespace.as_uuid())
+                    .bind(link.node.as_uuid())
+                    .bind(link.password.as_ref().map(|p| p.as_str()))
+                    .bind(link.expires_at.map(micros))
+                    .bind(link.allow_download)
+                    .bind(micros(link.created_at))
+                    .bind(link.revoked_at.map(micros))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("link"))?;
+                Ok(())
+            }
+
+            async fn find_by_digest(
+                &mut self,
+                digest: &TokenDigest,
+            ) -> Result<Option<SharedLink>, RepositoryError> {
+                sqlx::query_as::<_, LinkRow>(FIND_LINK_BY_DIGEST)
+                    .bind(&digest.as_bytes()[..])
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .map(LinkRow::into_link)
+                    .transpose()
+            }
+
+            async fn get(&mut self, id: LinkId) -> Result<Option<SharedLink>, RepositoryError> {
+                sqlx::query_as::<_, LinkRow>(GET_LINK)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .map(LinkRow::into_link)
+                    .transpose()
+            }
+
+            async fn list_for_owner(
+                &mut self,
+                owner: UserId,
+            ) -> Result<Vec<SharedLink>, RepositoryError> {
+                sqlx::query_as::<_, LinkRow>(LINKS_OF_OWNER)
+                    .bind(owner.as_uuid())
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(LinkRow::into_link)
+                    .collect()
+            }
+
+            async fn update(&mut self, link: &SharedLink) -> Result<(), RepositoryError> {
+                sqlx::query(UPDATE_LINK)
+                    .bind(link.id.as_uuid())
+                    .bind(link.revoked_at.map(micros))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+        }
     };
 }
 
-// SQLite write transactions begin IMMEDIATE, which already excludes every other writer.
-// SQLite has no row locks; BEGIN IMMEDIATE already serialises writers.
+// SQLite write transactions begin IMMEDIATE, which already excludes every other writer: no
+// table or row locks are needed.
 sql_transaction!(SqliteTx, sqlx::Sqlite, lock_users: None, lock_namespace: SELECT_NAMESPACE);
 // SHARE ROW EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock an INSERT takes.
 sql_transaction!(

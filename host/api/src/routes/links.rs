@@ -1,0 +1,321 @@
+//! Shared links: owners create, list and revoke them; anyone with the URL (and the password, if
+//! set) can read what a link reaches, without an account.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use coffer_application::files::{IssuedLink, LinkListing, LinkVisit, NewLink};
+use coffer_domain::sharing::{LinkId, SharedLink};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::files::{
+    EntryResponse, current_etag, decode_cursor, download_response, encode_cursor, not_modified,
+    requested_range,
+};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, ClientAddress};
+use crate::problem::{ApiError, Problem};
+use crate::state::ApiState;
+
+pub fn router() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_link, list_links))
+        .routes(routes!(revoke_link))
+        .routes(routes!(public_metadata))
+        .routes(routes!(public_list))
+        .routes(routes!(public_content))
+}
+
+/// A new shared link.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLinkRequest {
+    /// The file or folder (`/path` or `id:<uuid>`).
+    path: String,
+    /// When the link stops working (RFC 3339, in the future); never if absent.
+    expires_at: Option<DateTime<Utc>>,
+    /// A password visitors must send as `X-Link-Password` (at least 8 characters).
+    password: Option<String>,
+    /// Whether visitors may download content (default true).
+    #[serde(default = "yes")]
+    allow_download: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A shared link.
+#[derive(Serialize, ToSchema)]
+pub struct LinkResponse {
+    /// The link's id (to revoke it).
+    id: Uuid,
+    /// The secret in the link's URL; only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    /// The public API path of the link; only in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// What it links to, as the owner sees it; absent if that is in the trash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<EntryResponse>,
+    /// When it stops working, if ever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+    /// Whether visitors need a password.
+    has_password: bool,
+    /// Whether visitors may download content.
+    allow_download: bool,
+    /// When it was created.
+    created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+fn link_response(
+    link: SharedLink,
+    token: Option<String>,
+    target: Option<EntryResponse>,
+) -> LinkResponse {
+    LinkResponse {
+        id: link.id.as_uuid(),
+        url: token.as_ref().map(|t| format!("/api/v1/public/links/{t}")),
+        token,
+        target,
+        expires_at: link.expires_at,
+        has_password: link.password.is_some(),
+        allow_download: link.allow_download,
+        created_at: link.created_at,
+        revoked_at: link.revoked_at,
+    }
+}
+
+/// Create a shared link to a file or folder.
+#[utoipa::path(
+    post, path = "/links", tag = "links",
+    security(("bearer" = [])),
+    request_body = CreateLinkRequest,
+    responses(
+        (status = 201, description = "Created; `token` and `url` are shown only now", body = LinkResponse),
+        (status = 404, description = "Nothing at `path`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Expiry not in the future, or password too short", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_link(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<CreateLinkRequest>,
+) -> Result<(StatusCode, Json<LinkResponse>), ApiError> {
+    let IssuedLink {
+        link,
+        token,
+        target,
+    } = state
+        .files
+        .create_link(
+            &caller,
+            NewLink {
+                path: body.path,
+                expires_at: body.expires_at,
+                password: body.password,
+                allow_download: body.allow_download,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(link_response(link, Some(token), Some(target.into()))),
+    ))
+}
+
+/// The caller's links.
+#[derive(Serialize, ToSchema)]
+pub struct LinkList {
+    /// Newest first (revoked ones included, marked).
+    links: Vec<LinkResponse>,
+}
+
+/// List the caller's shared links.
+#[utoipa::path(
+    get, path = "/links", tag = "links",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's links", body = LinkList))
+)]
+async fn list_links(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+) -> Result<Json<LinkList>, ApiError> {
+    let links = state.files.list_links(&caller).await?;
+    Ok(Json(LinkList {
+        links: links
+            .into_iter()
+            .map(|LinkListing { link, target }| link_response(link, None, target.map(Into::into)))
+            .collect(),
+    }))
+}
+
+/// Revoke a shared link: visitors get 410 from now on.
+#[utoipa::path(
+    delete, path = "/links/{id}", tag = "links",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The link's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "The caller has no such link", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn revoke_link(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .files
+        .revoke_link(&caller, LinkId::from_uuid(id))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where within a link.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkPathQuery {
+    /// Path relative to the link (default `/`, the linked item itself).
+    path: Option<String>,
+}
+
+/// Listing within a link.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkListQuery {
+    /// Folder relative to the link (default `/`). Ignored when `cursor` is given.
+    path: Option<String>,
+    /// Page size, 1 to 2000 (default 500).
+    limit: Option<u32>,
+    /// `cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One page of a folder reached through a link.
+#[derive(Serialize, ToSchema)]
+pub struct LinkFolderListing {
+    /// Entries in name order; paths are relative to the link.
+    entries: Vec<EntryResponse>,
+    /// Whether another page may follow.
+    has_more: bool,
+    /// Pass as `cursor` to get the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+fn visit(
+    token: String,
+    headers: &HeaderMap,
+    client_address: Option<std::net::IpAddr>,
+) -> LinkVisit {
+    LinkVisit {
+        token,
+        password: headers
+            .get("x-link-password")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client_address,
+    }
+}
+
+/// Metadata of a linked item, or of a path below a linked folder (no account needed).
+#[utoipa::path(
+    get, path = "/public/links/{token}", tag = "links",
+    params(("token" = String, Path, description = "The link's token"), LinkPathQuery,
+           ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
+    responses(
+        (status = 200, description = "Metadata; paths are relative to the link", body = EntryResponse),
+        (status = 401, description = "Password missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such link, or nothing at that path", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn public_metadata(
+    State(state): State<ApiState>,
+    ApiPath(token): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LinkPathQuery>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Json<EntryResponse>, ApiError> {
+    let visit = visit(token, &headers, address);
+    let path = query.path.as_deref().unwrap_or("/");
+    Ok(Json(state.files.link_metadata(&visit, path).await?.into()))
+}
+
+/// List a linked folder, or a folder below it (no account needed).
+#[utoipa::path(
+    get, path = "/public/links/{token}/list", tag = "links",
+    params(("token" = String, Path, description = "The link's token"), LinkListQuery,
+           ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
+    responses(
+        (status = 200, description = "A page of entries", body = LinkFolderListing),
+        (status = 401, description = "Password missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn public_list(
+    State(state): State<ApiState>,
+    ApiPath(token): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LinkListQuery>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Json<LinkFolderListing>, ApiError> {
+    let visit = visit(token, &headers, address);
+    let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let path = query.path.as_deref().unwrap_or("/");
+    let page = state
+        .files
+        .link_list(&visit, path, query.limit.unwrap_or(500), cursor)
+        .await?;
+    Ok(Json(LinkFolderListing {
+        entries: page.entries.into_iter().map(Into::into).collect(),
+        has_more: page.cursor.is_some(),
+        cursor: page.cursor.as_ref().map(encode_cursor),
+    }))
+}
+
+/// Download a linked file, or a file below a linked folder (no account needed); supports
+/// `Range`, `ETag` and `If-None-Match` like `/files/content`.
+#[utoipa::path(
+    get, path = "/public/links/{token}/content", tag = "links",
+    params(("token" = String, Path, description = "The link's token"), LinkPathQuery,
+           ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range"),
+        (status = 401, description = "Password missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The link does not allow downloads", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "Range outside the file", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn public_content(
+    State(state): State<ApiState>,
+    ApiPath(token): ApiPath<String>,
+    ApiQuery(query): ApiQuery<LinkPathQuery>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let visit = visit(token, &headers, address);
+    let path = query.path.as_deref().unwrap_or("/");
+    let entry = state.files.link_metadata(&visit, path).await?;
+    let etag = current_etag(&entry);
+    if let Some(response) = not_modified(&headers, etag.as_deref()) {
+        return Ok(response);
+    }
+    let range = requested_range(&headers, etag.as_deref());
+    let download = state.files.link_download(&visit, path, range).await?;
+    Ok(download_response(download))
+}
