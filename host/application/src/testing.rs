@@ -37,6 +37,8 @@ struct State {
     revisions: HashMap<RevisionId, Revision>,
     blocks: HashMap<BlockHash, (u32, Timestamp)>,
     links: HashMap<coffer_domain::sharing::LinkId, coffer_domain::sharing::SharedLink>,
+    changes: Vec<coffer_domain::files::Change>,
+    journal: HashMap<NamespaceId, (u64, u64)>,
 }
 
 /// An in-memory database: a transaction works on a copy and publishes it on commit.
@@ -129,6 +131,9 @@ impl Transaction for InMemoryTx {
         self
     }
     fn links(&mut self) -> &mut dyn LinkRepository {
+        self
+    }
+    fn changes(&mut self) -> &mut dyn ChangeRepository {
         self
     }
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -633,6 +638,71 @@ impl LinkRepository for InMemoryTx {
     }
 }
 
+#[async_trait]
+impl ChangeRepository for InMemoryTx {
+    async fn append(
+        &mut self,
+        namespace: NamespaceId,
+        node: NodeId,
+        path_before: Option<&coffer_domain::files::NodePath>,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError> {
+        let position = self.work.journal.entry(namespace).or_default();
+        position.0 += 1;
+        let seq = position.0;
+        self.work.changes.push(coffer_domain::files::Change {
+            namespace,
+            seq,
+            node,
+            path_before: path_before.cloned(),
+            at,
+        });
+        Ok(seq)
+    }
+    async fn since(
+        &mut self,
+        namespace: NamespaceId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<coffer_domain::files::Change>, RepositoryError> {
+        Ok(self
+            .work
+            .changes
+            .iter()
+            .filter(|c| c.namespace == namespace && c.seq > after)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+    async fn position(&mut self, namespace: NamespaceId) -> Result<(u64, u64), RepositoryError> {
+        Ok(self
+            .work
+            .journal
+            .get(&namespace)
+            .copied()
+            .unwrap_or_default())
+    }
+    async fn prune_before(&mut self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
+        let before = self.work.changes.len();
+        self.work.changes.retain(|c| c.at >= cutoff);
+        let pruned = (before - self.work.changes.len()) as u64;
+        if pruned > 0 {
+            for (namespace, (seq, floor)) in self.work.journal.iter_mut() {
+                let first = self.work.changes.iter().find(|c| c.namespace == *namespace);
+                *floor = first.map_or(*seq, |c| c.seq - 1);
+            }
+        }
+        Ok(pruned)
+    }
+}
+
+impl InMemoryStore {
+    /// The committed journal of every namespace, in order.
+    pub fn changes(&self) -> Vec<coffer_domain::files::Change> {
+        self.snapshot().changes
+    }
+}
+
 /// Block bytes in memory.
 #[derive(Default, Clone)]
 pub struct InMemoryBlobs(Arc<Mutex<HashMap<BlockHash, Bytes>>>);
@@ -882,6 +952,7 @@ impl TestEnv {
             max_copy_entries: 50,
             trash_retention: chrono::Duration::days(30),
             revision_retention: chrono::Duration::days(30),
+            journal_retention: chrono::Duration::days(60),
             block_grace: chrono::Duration::hours(24),
         };
         Self {

@@ -149,6 +149,7 @@ fn use_cases(
         max_copy_entries: storage.max_copy_entries,
         trash_retention: duration("storage.trash_retention", storage.trash_retention)?,
         revision_retention: duration("storage.revision_retention", storage.revision_retention)?,
+        journal_retention: duration("storage.journal_retention", storage.journal_retention)?,
         block_grace: duration("storage.block_grace", storage.block_grace)?,
     };
     Ok(UseCases {

@@ -216,8 +216,11 @@ async fn admin(settings: Settings, action: AdminCommand) -> Result<(), CliError>
                 })
                 .await?;
             println!(
-                "done: {} trashed items, {} revisions, {} blocks deleted",
-                report.trash_purged, report.revisions_pruned, report.blocks_deleted
+                "done: {} trashed items, {} revisions, {} blocks deleted; {} journal entries pruned",
+                report.trash_purged,
+                report.revisions_pruned,
+                report.blocks_deleted,
+                report.changes_pruned
             );
             Ok(())
         }

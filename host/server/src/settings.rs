@@ -173,6 +173,9 @@ pub struct StorageSettings {
     /// How long replaced file revisions are kept.
     #[serde(with = "humantime_serde")]
     pub revision_retention: Duration,
+    /// How long change-journal entries are kept (sync cursors older than that must list again).
+    #[serde(with = "humantime_serde")]
+    pub journal_retention: Duration,
     /// How long unreferenced blocks are kept (must exceed the longest upload).
     #[serde(with = "humantime_serde")]
     pub block_grace: Duration,
@@ -193,6 +196,7 @@ impl Default for StorageSettings {
             s3: S3StorageSettings::default(),
             trash_retention: Duration::from_secs(30 * 24 * 3600),
             revision_retention: Duration::from_secs(30 * 24 * 3600),
+            journal_retention: Duration::from_secs(60 * 24 * 3600),
             block_grace: Duration::from_secs(24 * 3600),
             gc_interval: Duration::from_secs(3600),
             max_copy_entries: 10_000,

@@ -69,6 +69,21 @@ impl Files {
         Ok((tx, namespace))
     }
 
+    /// Appends a change of `node` (visible at `path_before` until now, if it was) to the
+    /// namespace's journal, in the transaction that makes the change.
+    pub(crate) async fn record(
+        &self,
+        tx: &mut dyn Transaction,
+        namespace: coffer_domain::files::NamespaceId,
+        node: NodeId,
+        path_before: Option<&NodePath>,
+    ) -> Result<(), AppError> {
+        tx.changes()
+            .append(namespace, node, path_before, self.ports.clock.now())
+            .await?;
+        Ok(())
+    }
+
     /// The quota in force for `user`.
     pub(crate) async fn quota_of(
         &self,
@@ -193,6 +208,7 @@ impl Files {
                         self.ports.clock.now(),
                     );
                     tx.nodes().insert(&node).await?;
+                    self.record(tx, namespace.id, node.id, None).await?;
                     folder = node.id;
                     names.push(node.name);
                 }

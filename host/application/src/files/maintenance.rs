@@ -15,6 +15,8 @@ pub struct GcReport {
     pub revisions_pruned: u64,
     /// Blocks whose bytes were deleted.
     pub blocks_deleted: u64,
+    /// Change-journal entries pruned (past the journal retention).
+    pub changes_pruned: u64,
 }
 
 /// Progress of a garbage collection, reported after each batch.
@@ -79,6 +81,13 @@ impl Files {
             report.revisions_pruned += pruned;
             progress(GcProgress::Revisions(report.revisions_pruned));
         }
+
+        let mut tx = self.ports.uow.begin().await?;
+        report.changes_pruned = tx
+            .changes()
+            .prune_before(now - self.rules.journal_retention)
+            .await?;
+        tx.commit().await?;
 
         let block_cutoff = now - self.rules.block_grace;
         loop {

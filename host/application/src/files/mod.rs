@@ -37,6 +37,8 @@ pub struct StorageRules {
     pub trash_retention: Duration,
     /// How long replaced revisions are kept.
     pub revision_retention: Duration,
+    /// How long journal entries are kept; a sync cursor older than that must list again.
+    pub journal_retention: Duration,
     /// How long an unreferenced block is kept before its bytes are deleted (covers uploads in
     /// progress, which reference their blocks only when they commit).
     pub block_grace: Duration,

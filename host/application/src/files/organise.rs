@@ -44,6 +44,8 @@ impl Files {
             self.ports.clock.now(),
         );
         tx.nodes().insert(&node).await?;
+        self.record(tx.as_mut(), namespace.id, node.id, None)
+            .await?;
         tx.commit().await?;
         Ok(Entry {
             path: parent_path.join(node.name.clone()),
@@ -81,6 +83,13 @@ impl Files {
         source.node.name = name;
         source.node.modified_at = self.ports.clock.now();
         tx.nodes().update(&source.node).await?;
+        self.record(
+            tx.as_mut(),
+            namespace.id,
+            source.node.id,
+            Some(&source.path),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Entry {
             path: parent_path.join(source.node.name.clone()),
@@ -174,11 +183,13 @@ impl Files {
                 copy_root = Some(copy);
             }
         }
+        let node = copy_root.expect("the subtree starts with its root");
+        self.record(tx.as_mut(), namespace.id, node.id, None)
+            .await?;
         tx.namespaces()
             .add_usage(namespace.id, bytes as i64)
             .await?;
         tx.commit().await?;
-        let node = copy_root.expect("the subtree starts with its root");
         Ok(Entry {
             path: parent_path.join(node.name.clone()),
             node,

@@ -70,6 +70,8 @@ impl Files {
         entry.node.file = Some(restored.version());
         entry.node.modified_at = now;
         tx.nodes().update(&entry.node).await?;
+        self.record(tx.as_mut(), namespace.id, entry.node.id, Some(&entry.path))
+            .await?;
         let delta = restored.size().get() as i64 - current.size.get() as i64;
         tx.namespaces().add_usage(namespace.id, delta).await?;
         tx.commit().await?;

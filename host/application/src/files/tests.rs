@@ -681,3 +681,54 @@ async fn emptying_the_trash_counts_every_listed_item() {
     assert_eq!(env.files.empty_trash(&me).await.unwrap(), 2);
     assert_eq!(env.store.node_count(), 0);
 }
+
+#[tokio::test]
+async fn every_change_is_journaled_in_order_with_where_it_was() {
+    let (env, me) = setup().await;
+    let created = env.upload(&me, "/A/doc.txt", b"v1").await;
+    env.upload_with(&me, "/A/doc.txt", b"v2", UploadMode::Overwrite)
+        .await
+        .unwrap();
+    env.upload_with(&me, "/A/doc.txt", b"v2", UploadMode::Overwrite)
+        .await
+        .unwrap();
+    env.files
+        .move_entry(&me, "/A/doc.txt", "/B/moved.txt", false)
+        .await
+        .unwrap();
+    env.files.copy_entry(&me, "/B", "/C", false).await.unwrap();
+    env.files.delete(&me, "/C").await.unwrap();
+    let trash = env.files.list_trash(&me, None, 1).await.unwrap();
+    env.files
+        .restore(&me, trash.items[0].node.id, true)
+        .await
+        .unwrap();
+    let journal: Vec<(u64, String)> = env
+        .store
+        .changes()
+        .into_iter()
+        .map(|c| {
+            (
+                c.seq,
+                c.path_before
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            )
+        })
+        .collect();
+    let expected = [
+        (1, "-"),          // folder /A, created for the upload
+        (2, "-"),          // /A/doc.txt created
+        (3, "/A/doc.txt"), // a new revision (the identical re-upload records nothing)
+        (4, "-"),          // folder /B, created for the move
+        (5, "/A/doc.txt"), // moved
+        (6, "-"),          // the copy /C
+        (7, "/C"),         // trashed
+        (8, "-"),          // restored
+    ]
+    .map(|(seq, path)| (seq, path.to_owned()));
+    assert_eq!(journal, expected);
+    let doc = created.entry().node.id;
+    let changes = env.store.changes();
+    assert_eq!((changes[1].node, changes[4].node), (doc, doc));
+}

@@ -17,6 +17,8 @@ impl Files {
         let bytes = tx.nodes().subtree_bytes(entry.node.id).await?;
         entry.node.trashed_at = Some(self.ports.clock.now());
         tx.nodes().update(&entry.node).await?;
+        self.record(tx.as_mut(), namespace.id, entry.node.id, Some(&entry.path))
+            .await?;
         tx.namespaces()
             .add_usage(namespace.id, -(bytes as i64))
             .await?;
@@ -90,6 +92,8 @@ impl Files {
             .await?;
         node.trashed_at = None;
         tx.nodes().update(&node).await?;
+        self.record(tx.as_mut(), namespace.id, node.id, None)
+            .await?;
         tx.namespaces()
             .add_usage(namespace.id, bytes as i64)
             .await?;

@@ -199,10 +199,15 @@ impl Files {
         )?;
         node.file = Some(revision.version());
         node.modified_at = now;
+        let path = parent_path.join(node.name.clone());
         if created {
             tx.nodes().insert(&node).await?;
+            self.record(tx.as_mut(), namespace.id, node.id, None)
+                .await?;
         } else {
             tx.nodes().update(&node).await?;
+            self.record(tx.as_mut(), namespace.id, node.id, Some(&path))
+                .await?;
         }
         self.store_revision(tx.as_mut(), &revision).await?;
         tx.namespaces()
@@ -210,10 +215,7 @@ impl Files {
             .await?;
         tx.commit().await?;
         tracing::info!(node = %node.id, size = ingested.size, created, "file stored");
-        let entry = Entry {
-            path: parent_path.join(node.name.clone()),
-            node,
-        };
+        let entry = Entry { path, node };
         Ok(if created {
             UploadOutcome::Created(entry)
         } else {

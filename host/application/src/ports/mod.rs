@@ -8,8 +8,9 @@ mod services;
 pub use content::{BlobStore, BlockHasher, BlockStream, ByteStream, ContentError, HashedBlock};
 
 pub use repositories::{
-    BlockRepository, InviteRepository, LinkRepository, NamespaceRepository, NodeRepository,
-    RepositoryError, RevisionRepository, TokenRepository, Transaction, UnitOfWork, UserRepository,
+    BlockRepository, ChangeRepository, InviteRepository, LinkRepository, NamespaceRepository,
+    NodeRepository, RepositoryError, RevisionRepository, TokenRepository, Transaction, UnitOfWork,
+    UserRepository,
 };
 pub use services::{
     Clock, IdGenerator, IssuedSecret, LoginThrottle, PasswordHasher, SecretGenerator, SecretKind,

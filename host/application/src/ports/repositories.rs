@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
-use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
+use coffer_domain::files::{
+    BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
+};
 use coffer_domain::sharing::{LinkId, SharedLink};
 use thiserror::Error;
 
@@ -49,6 +51,8 @@ pub trait Transaction: Send {
     fn blocks(&mut self) -> &mut dyn BlockRepository;
     /// Shared links.
     fn links(&mut self) -> &mut dyn LinkRepository;
+    /// The change journal.
+    fn changes(&mut self) -> &mut dyn ChangeRepository;
     /// Makes every change of this transaction durable, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -259,4 +263,29 @@ pub trait LinkRepository: Send {
     async fn list_for_owner(&mut self, owner: UserId) -> Result<Vec<SharedLink>, RepositoryError>;
     /// Saves a link's revocation.
     async fn update(&mut self, link: &SharedLink) -> Result<(), RepositoryError>;
+}
+
+/// The per-namespace change journal.
+#[async_trait]
+pub trait ChangeRepository: Send {
+    /// Appends a change of `node` (visible at `path_before` until now, if given) and returns its
+    /// sequence number. Call under the namespace's lock, in the transaction of the change.
+    async fn append(
+        &mut self,
+        namespace: NamespaceId,
+        node: NodeId,
+        path_before: Option<&NodePath>,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError>;
+    /// Up to `limit` changes of `namespace` after `after`, in order.
+    async fn since(
+        &mut self,
+        namespace: NamespaceId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Change>, RepositoryError>;
+    /// The namespace's latest sequence number, and the floor below which changes were pruned.
+    async fn position(&mut self, namespace: NamespaceId) -> Result<(u64, u64), RepositoryError>;
+    /// Deletes changes made before `cutoff` (raising each namespace's floor); returns how many.
+    async fn prune_before(&mut self, cutoff: Timestamp) -> Result<u64, RepositoryError>;
 }

@@ -1,10 +1,12 @@
 //! Files and folders: names, paths, nodes, revisions, and content stored as hashed blocks.
 
+mod change;
 mod content;
 mod name;
 mod node;
 mod path;
 
+pub use change::Change;
 pub use content::{BLOCK_SIZE, BlockHash, ContentHash};
 pub use name::{NodeName, name_key};
 pub use node::{

@@ -212,3 +212,16 @@ pub const GET_LINK: &str = select_links!("WHERE id = $1");
 pub const LINKS_OF_OWNER: &str =
     select_links!("WHERE owner_id = $1 ORDER BY created_at DESC, id DESC");
 pub const UPDATE_LINK: &str = "UPDATE shared_links SET revoked_at = $2 WHERE id = $1";
+
+// --- change journal ----------------------------------------------------------------------------
+
+pub const NEXT_CHANGE_SEQ: &str =
+    "UPDATE namespaces SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq";
+pub const INSERT_CHANGE: &str = "INSERT INTO changes (namespace_id, seq, node_id, path_before, \
+    changed_at) VALUES ($1, $2, $3, $4, $5)";
+pub const CHANGES_SINCE: &str = "SELECT namespace_id, seq, node_id, path_before, changed_at \
+    FROM changes WHERE namespace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+pub const JOURNAL_POSITION: &str = "SELECT change_seq, journal_floor FROM namespaces WHERE id = $1";
+pub const PRUNE_CHANGES: &str = "DELETE FROM changes WHERE changed_at < $1";
+pub const RAISE_JOURNAL_FLOORS: &str = "UPDATE namespaces SET journal_floor = COALESCE( \
+    (SELECT MIN(c.seq) - 1 FROM changes c WHERE c.namespace_id = namespaces.id), change_seq)";

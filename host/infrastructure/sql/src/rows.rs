@@ -317,3 +317,30 @@ impl LinkRow {
         })
     }
 }
+
+/// A row of `changes`.
+#[derive(sqlx::FromRow)]
+pub struct ChangeRow {
+    namespace_id: Uuid,
+    seq: i64,
+    node_id: Uuid,
+    path_before: Option<String>,
+    changed_at: i64,
+}
+
+impl ChangeRow {
+    pub fn into_change(self) -> Result<coffer_domain::files::Change, RepositoryError> {
+        Ok(coffer_domain::files::Change {
+            namespace: NamespaceId::from_uuid(self.namespace_id),
+            seq: u64::try_from(self.seq).map_err(|_| corrupt("change seq"))?,
+            node: NodeId::from_uuid(self.node_id),
+            path_before: self
+                .path_before
+                .as_deref()
+                .map(coffer_domain::files::NodePath::parse)
+                .transpose()
+                .map_err(|_| corrupt("change path"))?,
+            at: timestamp(self.changed_at)?,
+        })
+    }
+}

@@ -4,19 +4,22 @@
 use async_trait::async_trait;
 use coffer_application::InfrastructureError;
 use coffer_application::ports::{
-    BlockRepository, InviteRepository, LinkRepository, NamespaceRepository, NodeRepository,
-    RepositoryError, RevisionRepository, TokenRepository, Transaction, UserRepository,
+    BlockRepository, ChangeRepository, InviteRepository, LinkRepository, NamespaceRepository,
+    NodeRepository, RepositoryError, RevisionRepository, TokenRepository, Transaction,
+    UserRepository,
 };
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
-use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
+use coffer_domain::files::{
+    BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
+};
 use coffer_domain::sharing::{LinkId, SharedLink};
 use uuid::Uuid;
 
 use crate::queries::*;
 use crate::rows::{
-    InviteRow, LinkRow, NamespaceRow, NodeRow, RevisionRow, TokenRow, UserRow, block_hash,
-    file_columns, micros, quota_column,
+    ChangeRow, InviteRow, LinkRow, NamespaceRow, NodeRow, RevisionRow, TokenRow, UserRow,
+    block_hash, file_columns, micros, quota_column,
 };
 
 /// Any database error, as the port's backend error.
@@ -83,6 +86,9 @@ macro_rules! sql_transaction {
                 self
             }
             fn links(&mut self) -> &mut dyn LinkRepository {
+                self
+            }
+            fn changes(&mut self) -> &mut dyn ChangeRepository {
                 self
             }
             async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -799,6 +805,78 @@ macro_rules! sql_transaction {
                     .await
                     .map_err(backend_error)?;
                 Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl ChangeRepository for $name {
+            async fn append(
+                &mut self,
+                namespace: NamespaceId,
+                node: NodeId,
+                path_before: Option<&NodePath>,
+                at: Timestamp,
+            ) -> Result<u64, RepositoryError> {
+                let seq: i64 = sqlx::query_scalar(NEXT_CHANGE_SEQ)
+                    .bind(namespace.as_uuid())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                sqlx::query(INSERT_CHANGE)
+                    .bind(namespace.as_uuid())
+                    .bind(seq)
+                    .bind(node.as_uuid())
+                    .bind(path_before.map(|p| p.to_string()))
+                    .bind(micros(at))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(seq as u64)
+            }
+
+            async fn since(
+                &mut self,
+                namespace: NamespaceId,
+                after: u64,
+                limit: u32,
+            ) -> Result<Vec<Change>, RepositoryError> {
+                sqlx::query_as::<_, ChangeRow>(CHANGES_SINCE)
+                    .bind(namespace.as_uuid())
+                    .bind(after as i64)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(ChangeRow::into_change)
+                    .collect()
+            }
+
+            async fn position(
+                &mut self,
+                namespace: NamespaceId,
+            ) -> Result<(u64, u64), RepositoryError> {
+                let (seq, floor): (i64, i64) = sqlx::query_as(JOURNAL_POSITION)
+                    .bind(namespace.as_uuid())
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok((seq.max(0) as u64, floor.max(0) as u64))
+            }
+
+            async fn prune_before(&mut self, cutoff: Timestamp) -> Result<u64, RepositoryError> {
+                let done = sqlx::query(PRUNE_CHANGES)
+                    .bind(micros(cutoff))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                if done.rows_affected() > 0 {
+                    sqlx::query(RAISE_JOURNAL_FLOORS)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                Ok(done.rows_affected())
             }
         }
     };

@@ -30,6 +30,7 @@ on_both_backends!(
     blocks_are_collected_only_when_unreferenced_and_untouched,
     usage_is_counted_per_owner,
     search_matches_substrings_literally_and_pages,
+    the_journal_numbers_changes_per_namespace_and_prunes_with_a_floor,
 );
 
 struct World {
@@ -478,4 +479,47 @@ async fn search_matches_substrings_literally_and_pages(world: World) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn the_journal_numbers_changes_per_namespace_and_prunes_with_a_floor(world: World) {
+    let ns = world.namespace.id;
+    let path = coffer_domain::files::NodePath::parse("/Old Name/é.txt").unwrap();
+    let mut tx = world.store.begin().await.unwrap();
+    assert_eq!(tx.changes().position(ns).await.unwrap(), (0, 0));
+    assert_eq!(
+        tx.changes().append(ns, id(1), None, at(10)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.changes()
+            .append(ns, id(2), Some(&path), at(20))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.changes().append(ns, id(3), None, at(30)).await.unwrap(),
+        3
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = world.store.begin().await.unwrap();
+    let since = tx.changes().since(ns, 1, 10).await.unwrap();
+    assert_eq!(since.iter().map(|c| c.seq).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(since[0].path_before.as_ref(), Some(&path));
+    assert_eq!(since[0].node, id(2));
+    assert_eq!(tx.changes().since(ns, 0, 1).await.unwrap().len(), 1);
+    assert_eq!(tx.changes().prune_before(at(25)).await.unwrap(), 2);
+    assert_eq!(
+        tx.changes().position(ns).await.unwrap(),
+        (3, 2),
+        "floor below the oldest kept"
+    );
+    assert_eq!(tx.changes().prune_before(at(100)).await.unwrap(), 1);
+    assert_eq!(
+        tx.changes().position(ns).await.unwrap(),
+        (3, 3),
+        "everything pruned"
+    );
+    tx.commit().await.unwrap();
 }
