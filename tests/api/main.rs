@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod changes;
 mod conventions;
 mod files;
 mod links;

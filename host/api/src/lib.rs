@@ -4,12 +4,14 @@
 //! The API maps requests to use cases and use-case results to responses; it holds no business
 //! rules. Request and response bodies are this crate's own types, mapped explicitly.
 
+mod cursors;
 mod extract;
 mod middleware;
 mod problem;
 mod routes;
 mod state;
 
+pub use cursors::CursorCodec;
 pub use problem::{ErrorCode, Problem};
 pub use state::{ApiState, ClientAddressSource};
 

@@ -58,6 +58,8 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     /// The request asks for too much at once (e.g. copying a folder with too many entries).
     RequestTooLarge,
+    /// The change cursor can no longer be served: list the folder again.
+    CursorReset,
     /// The shared link was revoked or has expired.
     LinkGone,
     /// The shared link needs a password (`X-Link-Password`).
@@ -76,7 +78,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -99,6 +101,7 @@ impl ErrorCode {
         Self::UploadIncomplete,
         Self::RangeNotSatisfiable,
         Self::RequestTooLarge,
+        Self::CursorReset,
         Self::LinkGone,
         Self::LinkPasswordRequired,
         Self::InvalidLinkPassword,
@@ -133,6 +136,7 @@ impl ErrorCode {
             Self::UploadIncomplete => "upload_incomplete",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::RequestTooLarge => "request_too_large",
+            Self::CursorReset => "cursor_reset",
             Self::LinkGone => "link_gone",
             Self::LinkPasswordRequired => "link_password_required",
             Self::InvalidLinkPassword => "invalid_link_password",
@@ -163,6 +167,7 @@ impl ErrorCode {
             Self::ContentHashMismatch | Self::UploadIncomplete => StatusCode::BAD_REQUEST,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::CursorReset => StatusCode::CONFLICT,
             Self::LinkGone => StatusCode::GONE,
             Self::LinkPasswordRequired | Self::InvalidLinkPassword => StatusCode::UNAUTHORIZED,
             Self::DownloadNotAllowed => StatusCode::FORBIDDEN,
@@ -197,6 +202,7 @@ impl ErrorCode {
             Self::UploadIncomplete => "Upload incomplete",
             Self::RangeNotSatisfiable => "Range not satisfiable",
             Self::RequestTooLarge => "Request too large",
+            Self::CursorReset => "Cursor reset",
             Self::LinkGone => "Link no longer available",
             Self::LinkPasswordRequired => "Link password required",
             Self::InvalidLinkPassword => "Wrong link password",
@@ -330,6 +336,10 @@ impl From<AppError> for ApiError {
                 err
             }
             AppError::TooLarge(why) => ApiError::new(C::RequestTooLarge, why),
+            AppError::CursorReset(why) => ApiError::new(
+                C::CursorReset,
+                format!("{why}: list the folder again and continue from the new cursor"),
+            ),
             AppError::LinkGone(why) => ApiError::new(
                 C::LinkGone,
                 format!("this link is no longer available: it {why}"),

@@ -28,4 +28,6 @@ pub struct ApiState {
     pub readiness: Readiness,
     /// How to find the client's address.
     pub client_address: ClientAddressSource,
+    /// Signs and checks change cursors.
+    pub cursors: crate::CursorCodec,
 }

@@ -98,6 +98,9 @@ pub enum AppError {
     /// The request is too large to do at once (e.g. copying a huge folder).
     #[error("{0}")]
     TooLarge(String),
+    /// A change cursor can no longer be served; the client must list the folder again.
+    #[error("the cursor must be reset: {0}")]
+    CursorReset(&'static str),
     /// The shared link was revoked or has expired.
     #[error("this link is no longer available: it {0}")]
     LinkGone(&'static str),

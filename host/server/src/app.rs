@@ -182,7 +182,9 @@ impl Server {
                 ))
             })?),
         };
+        let cursor_key = store.server_secret("change-cursor").await?;
         let router = coffer_api::app(ApiState {
+            cursors: coffer_api::CursorCodec::new(cursor_key),
             accounts: use_cases.accounts.clone(),
             admin: use_cases.admin.clone(),
             files: use_cases.files.clone(),

@@ -10,7 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use coffer_application::files::{
-    Download, Entry, ListCursor, ListFrame, RangeRequest, Upload, UploadMode, UploadOutcome,
+    Download, Entry, FeedEntry, ListCursor, ListFrame, RangeRequest, Upload, UploadMode,
+    UploadOutcome,
 };
 use coffer_application::ports::ContentError;
 use coffer_domain::files::{NodeId, NodeKind, Revision};
@@ -36,6 +37,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(metadata))
         .routes(routes!(list_folder))
         .routes(routes!(search))
+        .routes(routes!(latest_cursor))
+        .routes(routes!(continue_changes))
         .routes(routes!(create_folder))
         .routes(routes!(move_entry))
         .routes(routes!(copy_entry))
@@ -904,4 +907,130 @@ fn decode_search_cursor(raw: &str) -> Result<(String, NodeId), ApiError> {
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
     let (key, id): (String, Uuid) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     Ok((key, NodeId::from_uuid(id)))
+}
+
+/// Which folder's changes to follow.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LatestCursorQuery {
+    /// The folder (default `/`).
+    path: Option<String>,
+    /// Follow changes anywhere below it (default true), or only in it.
+    recursive: Option<bool>,
+}
+
+/// A change cursor.
+#[derive(Serialize, ToSchema)]
+pub struct CursorResponse {
+    /// Opaque and signed; pass to `/files/list/continue`.
+    cursor: String,
+}
+
+/// Get a cursor at the present state of a folder: `/files/list/continue` with it returns what
+/// changes from now on. (To sync: get the cursor, list the folder, then continue from the
+/// cursor; changes made while listing are replayed, and replays converge.)
+#[utoipa::path(
+    get, path = "/files/list/latest-cursor", tag = "files",
+    security(("bearer" = [])),
+    params(LatestCursorQuery),
+    responses(
+        (status = 200, description = "A cursor", body = CursorResponse),
+        (status = 404, description = "No such folder", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn latest_cursor(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<LatestCursorQuery>,
+) -> Result<Json<CursorResponse>, ApiError> {
+    let cursor = state
+        .files
+        .latest_cursor(
+            &caller,
+            query.path.as_deref().unwrap_or("/"),
+            query.recursive.unwrap_or(true),
+        )
+        .await?;
+    Ok(Json(CursorResponse {
+        cursor: state.cursors.encode(&cursor),
+    }))
+}
+
+/// Continue parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContinueQuery {
+    /// A cursor from `latest-cursor` or from the previous `continue`.
+    cursor: String,
+    /// Most journal entries to replay at once, 1 to 2000 (default 500).
+    limit: Option<u32>,
+}
+
+/// A change since the cursor: what is at a path now, or that it is gone.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ChangeItem {
+    /// A file or folder as it is now.
+    Present(EntryResponse),
+    /// Whatever was at `path` (a folder: with its content) is gone.
+    Deleted(DeletedEntry),
+}
+
+/// Something that is gone.
+#[derive(Serialize, ToSchema)]
+pub struct DeletedEntry {
+    /// Always `deleted`.
+    #[schema(example = "deleted")]
+    kind: &'static str,
+    /// Where it was.
+    path: String,
+}
+
+/// One page of changes.
+#[derive(Serialize, ToSchema)]
+pub struct ChangeList {
+    /// Apply in order.
+    entries: Vec<ChangeItem>,
+    /// Where to continue from.
+    cursor: String,
+    /// Whether more changes are waiting now.
+    has_more: bool,
+}
+
+/// What changed below the cursor's folder since the cursor.
+#[utoipa::path(
+    get, path = "/files/list/continue", tag = "files",
+    security(("bearer" = [])),
+    params(ContinueQuery),
+    responses(
+        (status = 200, description = "Changes, to apply in order", body = ChangeList),
+        (status = 400, description = "Not a cursor of this server", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The cursor can no longer be served (`cursor_reset`): list again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn continue_changes(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<ContinueQuery>,
+) -> Result<Json<ChangeList>, ApiError> {
+    let cursor = state.cursors.decode(&query.cursor)?;
+    let page = state
+        .files
+        .changes_since(&caller, cursor, query.limit.unwrap_or(500))
+        .await?;
+    Ok(Json(ChangeList {
+        entries: page
+            .entries
+            .into_iter()
+            .map(|entry| match entry {
+                FeedEntry::Present(entry) => ChangeItem::Present(entry.into()),
+                FeedEntry::Deleted(path) => ChangeItem::Deleted(DeletedEntry {
+                    kind: "deleted",
+                    path: path.to_string(),
+                }),
+            })
+            .collect(),
+        cursor: state.cursors.encode(&page.cursor),
+        has_more: page.has_more,
+    }))
 }

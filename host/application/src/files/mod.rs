@@ -1,6 +1,7 @@
 //! Use cases on files and folders: upload, download, list, create folders, move, copy, trash,
 //! revisions, and garbage collection of unreferenced content.
 
+mod changes;
 mod content;
 mod links;
 mod locate;
@@ -19,6 +20,7 @@ use coffer_domain::files::{Node, NodeId, NodePath, Revision};
 use crate::Ports;
 use crate::ports::ByteStream;
 
+pub use changes::{ChangeCursor, ChangePage, FeedEntry};
 pub use content::RangeRequest;
 pub use links::{IssuedLink, LinkListing, LinkVisit, NewLink};
 pub use locate::Target;

@@ -54,6 +54,9 @@ pub enum SqlError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A secret could not be generated.
+    #[error("cannot generate a secret: {0}")]
+    Secret(String),
     /// The directory for the SQLite file could not be created.
     #[error("cannot create the database directory: {0}")]
     Directory(#[from] std::io::Error),
@@ -124,6 +127,43 @@ impl SqlStore {
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The shared secret `name` (32 random bytes), created by the first instance that asks.
+    pub async fn server_secret(&self, name: &str) -> Result<Vec<u8>, SqlError> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| SqlError::Secret(e.to_string()))?;
+        const INSERT: &str = "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+        const SELECT: &str = "SELECT value FROM server_secrets WHERE name = $1";
+        let value: Vec<u8> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query(INSERT)
+                    .bind(name)
+                    .bind(&fresh[..])
+                    .execute(pool)
+                    .await
+                    .map_err(SqlError::Connect)?;
+                sqlx::query_scalar(SELECT)
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(SqlError::Connect)?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query(INSERT)
+                    .bind(name)
+                    .bind(&fresh[..])
+                    .execute(pool)
+                    .await
+                    .map_err(SqlError::Connect)?;
+                sqlx::query_scalar(SELECT)
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(SqlError::Connect)?
+            }
+        };
+        Ok(value)
     }
 
     /// Closes every connection (at shutdown).

@@ -33,6 +33,7 @@ on_both_backends!(
     invites_round_trip,
     concurrent_writers_all_commit,
     migrations_are_idempotent,
+    server_secrets_are_created_once_and_shared,
 );
 
 async fn run<F, Fut>(backend: Backend, test: F)
@@ -278,4 +279,15 @@ async fn concurrent_writers_all_commit(store: SqlStore) {
 async fn migrations_are_idempotent(store: SqlStore) {
     store.migrate().await.unwrap();
     store.ping().await.unwrap();
+}
+
+async fn server_secrets_are_created_once_and_shared(store: SqlStore) {
+    let first = store.server_secret("cursor").await.unwrap();
+    assert_eq!(first.len(), 32);
+    assert_eq!(
+        store.server_secret("cursor").await.unwrap(),
+        first,
+        "the same on every ask"
+    );
+    assert_ne!(store.server_secret("other").await.unwrap(), first);
 }

@@ -1,0 +1,413 @@
+//! The change feed: what changed below a folder since a cursor, replayed from the journal.
+
+use std::collections::HashMap;
+
+use coffer_domain::files::{NamespaceId, NodeId, NodePath};
+
+use super::locate::Located;
+use super::{Entry, Files, Target};
+use crate::ports::Transaction;
+use crate::{AppError, Principal};
+
+/// A position in the change feed of a folder. Opaque to clients (the API signs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeCursor {
+    /// The namespace whose journal it reads.
+    pub namespace: NamespaceId,
+    /// The folder whose changes it follows (the namespace root for `/`).
+    pub folder: NodeId,
+    /// Whether changes anywhere below the folder count, or only in it.
+    pub recursive: bool,
+    /// The last journal entry already seen.
+    pub seq: u64,
+}
+
+/// One item of the change feed, to be applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEntry {
+    /// This file or folder now exists at this path, with this metadata.
+    Present(Entry),
+    /// Whatever was at this path (a folder: with everything in it) is gone.
+    Deleted(NodePath),
+}
+
+/// One page of changes.
+#[derive(Debug, Clone)]
+pub struct ChangePage {
+    /// The changes, in the order to apply them.
+    pub entries: Vec<FeedEntry>,
+    /// Where to continue from.
+    pub cursor: ChangeCursor,
+    /// Whether more changes are waiting.
+    pub has_more: bool,
+}
+
+/// Most entries a moved-in or restored folder may bring into one page; a larger one asks the
+/// client to list again.
+const MAX_REPLAYED_SUBTREE: u32 = 10_000;
+
+impl Files {
+    /// A cursor at the present moment of `path`'s changes (nothing before it will be replayed).
+    pub async fn latest_cursor(
+        &self,
+        caller: &Principal,
+        path: &str,
+        recursive: bool,
+    ) -> Result<ChangeCursor, AppError> {
+        let target = Target::parse(path)?;
+        let mut tx = self.ports.uow.begin_read().await?;
+        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
+        let folder = match self.locate(tx.as_mut(), &namespace, &target).await? {
+            Located::Root => namespace.root,
+            Located::Entry(entry) if entry.node.is_folder() => entry.node.id,
+            Located::Entry(_) => {
+                return Err(AppError::NotAllowed("only folders have a change feed"));
+            }
+        };
+        let (seq, _) = tx.changes().position(namespace.id).await?;
+        Ok(ChangeCursor {
+            namespace: namespace.id,
+            folder,
+            recursive,
+            seq,
+        })
+    }
+
+    /// What changed below the cursor's folder since the cursor, up to `limit` journal entries
+    /// at a time. A cursor older than the kept journal, or whose folder is gone, answers
+    /// [`AppError::CursorReset`]: the client lists the folder again.
+    pub async fn changes_since(
+        &self,
+        caller: &Principal,
+        cursor: ChangeCursor,
+        limit: u32,
+    ) -> Result<ChangePage, AppError> {
+        let limit = limit.clamp(1, super::content::MAX_PAGE);
+        let mut tx = self.ports.uow.begin_read().await?;
+        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
+        if cursor.namespace != namespace.id {
+            return Err(AppError::Invalid {
+                field: "cursor",
+                reason: "is not a cursor of this account".into(),
+            });
+        }
+        let (_, floor) = tx.changes().position(namespace.id).await?;
+        if cursor.seq < floor {
+            return Err(AppError::CursorReset(
+                "the changes since it are no longer kept",
+            ));
+        }
+        let scope = if cursor.folder == namespace.root {
+            NodePath::root()
+        } else {
+            let folder = tx
+                .nodes()
+                .get(cursor.folder)
+                .await?
+                .filter(|n| n.trashed_at.is_none());
+            let path = match folder {
+                Some(folder) => self.live_path_of(tx.as_mut(), &folder).await?,
+                None => None,
+            };
+            path.ok_or(AppError::CursorReset(
+                "its folder was moved to the trash or deleted",
+            ))?
+        };
+        let in_scope = |path: &NodePath| {
+            scope.contains(path)
+                && !path.contains(&scope)
+                && (cursor.recursive || path.parent().is_some_and(|p| p == scope))
+        };
+
+        let changes = tx.changes().since(namespace.id, cursor.seq, limit).await?;
+        let has_more = changes.len() == limit as usize;
+        let mut entries = Vec::new();
+        let mut seq = cursor.seq;
+        for change in changes {
+            seq = change.seq;
+            let node = tx
+                .nodes()
+                .get(change.node)
+                .await?
+                .filter(|n| n.trashed_at.is_none());
+            let now = match node {
+                Some(node) => self
+                    .live_path_of(tx.as_mut(), &node)
+                    .await?
+                    .map(|path| Entry { node, path }),
+                None => None,
+            };
+            let moved = now.as_ref().map(|e| &e.path) != change.path_before.as_ref();
+            if let Some(before) = change.path_before.as_ref().filter(|b| in_scope(b))
+                && (moved || now.is_none())
+            {
+                entries.push(FeedEntry::Deleted(before.clone()));
+            }
+            let Some(entry) = now.filter(|e| in_scope(&e.path)) else {
+                continue;
+            };
+            // A folder that appears (created, moved in, restored, copied) brings its content.
+            let appears = entry.node.is_folder() && moved && cursor.recursive;
+            let folder = (entry.node.id, entry.path.clone());
+            entries.push(FeedEntry::Present(entry));
+            if appears {
+                self.replay_subtree(tx.as_mut(), folder, &mut entries)
+                    .await?;
+            }
+        }
+        Ok(ChangePage {
+            entries,
+            cursor: ChangeCursor { seq, ..cursor },
+            has_more,
+        })
+    }
+
+    /// Appends everything live below a folder that just appeared, parents first.
+    async fn replay_subtree(
+        &self,
+        tx: &mut dyn Transaction,
+        (root, root_path): (NodeId, NodePath),
+        entries: &mut Vec<FeedEntry>,
+    ) -> Result<(), AppError> {
+        let nodes = tx.nodes().subtree(root, MAX_REPLAYED_SUBTREE + 1).await?;
+        if nodes.len() > MAX_REPLAYED_SUBTREE as usize {
+            return Err(AppError::CursorReset(
+                "a folder with too many entries appeared",
+            ));
+        }
+        let mut paths = HashMap::from([(root, root_path)]);
+        for node in nodes.into_iter().skip(1) {
+            let path = paths[&node.parent].join(node.name.clone());
+            paths.insert(node.id, path.clone());
+            entries.push(FeedEntry::Present(Entry { node, path }));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use coffer_domain::account::SignupPolicy;
+
+    use super::FeedEntry;
+    use crate::files::UploadMode;
+    use crate::testing::TestEnv;
+    use crate::{AppError, Principal};
+
+    async fn setup() -> (TestEnv, Principal) {
+        let env = TestEnv::new(SignupPolicy::Open);
+        env.member("a@example.org").await;
+        let me = env.principal("a@example.org").await;
+        (env, me)
+    }
+
+    fn describe(entries: &[FeedEntry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| match e {
+                FeedEntry::Present(entry) => format!("+{}", entry.path),
+                FeedEntry::Deleted(path) => format!("-{path}"),
+            })
+            .collect()
+    }
+
+    /// A sync client's view: path (lower-cased) → display path.
+    type Mirror = std::collections::BTreeMap<String, String>;
+
+    async fn listing(env: &TestEnv, me: &Principal, path: &str) -> Mirror {
+        let page = env
+            .files
+            .list_folder(me, path, true, 2000, None)
+            .await
+            .unwrap();
+        page.entries
+            .iter()
+            .map(|e| (e.path.to_string().to_lowercase(), e.path.to_string()))
+            .collect()
+    }
+
+    fn apply(mirror: &mut Mirror, entries: &[FeedEntry]) {
+        for entry in entries {
+            match entry {
+                FeedEntry::Deleted(path) => {
+                    let gone = path.to_string().to_lowercase();
+                    mirror.retain(|key, _| key != &gone && !key.starts_with(&format!("{gone}/")));
+                }
+                FeedEntry::Present(entry) => {
+                    let path = entry.path.to_string();
+                    mirror.insert(path.to_lowercase(), path);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn applying_the_feed_to_a_listing_converges_on_the_new_listing() {
+        let (env, me) = setup().await;
+        env.upload(&me, "/Docs/old.txt", b"o").await;
+        env.upload(&me, "/Docs/Sub/keep.txt", b"k").await;
+        env.upload(&me, "/Elsewhere/Album/a.jpg", b"a").await;
+        let mut mirror = listing(&env, &me, "/").await;
+        let cursor = env.files.latest_cursor(&me, "/", true).await.unwrap();
+        assert!(
+            env.files
+                .changes_since(&me, cursor, 10)
+                .await
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+
+        env.upload(&me, "/Docs/new.txt", b"n").await;
+        env.upload_with(&me, "/Docs/old.txt", b"o2", UploadMode::Overwrite)
+            .await
+            .unwrap();
+        env.files
+            .move_entry(&me, "/Docs/new.txt", "/Docs/renamed.txt", false)
+            .await
+            .unwrap();
+        env.files.delete(&me, "/Docs/old.txt").await.unwrap();
+        env.files
+            .move_entry(&me, "/Docs/Sub", "/Moved Sub", false)
+            .await
+            .unwrap();
+        env.files
+            .copy_entry(&me, "/Elsewhere/Album", "/Docs/Album copy", false)
+            .await
+            .unwrap();
+        env.files
+            .create_folder(&me, "/Docs/Empty", false, false)
+            .await
+            .unwrap();
+        env.files.delete(&me, "/Elsewhere").await.unwrap();
+        let trash = env.files.list_trash(&me, None, 10).await.unwrap();
+        let old = trash
+            .items
+            .iter()
+            .find(|i| i.original_path.to_string() == "/Docs/old.txt")
+            .unwrap();
+        env.files.restore(&me, old.node.id, true).await.unwrap();
+
+        let mut cursor = cursor;
+        loop {
+            let page = env.files.changes_since(&me, cursor, 2).await.unwrap();
+            apply(&mut mirror, &page.entries);
+            cursor = page.cursor;
+            if !page.has_more {
+                break;
+            }
+        }
+        assert_eq!(mirror, listing(&env, &me, "/").await);
+        assert!(
+            env.files
+                .changes_since(&me, cursor, 10)
+                .await
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_folder_moving_in_brings_its_content_and_moving_out_deletes_it() {
+        let (env, me) = setup().await;
+        env.upload(&me, "/Outside/Album/a.jpg", b"a").await;
+        env.upload(&me, "/Outside/Album/Sub/b.jpg", b"b").await;
+        env.files
+            .create_folder(&me, "/Watched", false, false)
+            .await
+            .unwrap();
+        let cursor = env
+            .files
+            .latest_cursor(&me, "/Watched", true)
+            .await
+            .unwrap();
+
+        env.files
+            .move_entry(&me, "/Outside/Album", "/Watched/Album", false)
+            .await
+            .unwrap();
+        env.upload(&me, "/Outside/unrelated.txt", b"u").await;
+        let page = env.files.changes_since(&me, cursor, 100).await.unwrap();
+        assert_eq!(
+            describe(&page.entries),
+            [
+                "+/Watched/Album",
+                "+/Watched/Album/a.jpg",
+                "+/Watched/Album/Sub",
+                "+/Watched/Album/Sub/b.jpg"
+            ],
+            "parents before children; nothing from outside"
+        );
+
+        env.files
+            .move_entry(&me, "/Watched/Album", "/Outside/Back", false)
+            .await
+            .unwrap();
+        let page = env
+            .files
+            .changes_since(&me, page.cursor, 100)
+            .await
+            .unwrap();
+        assert_eq!(describe(&page.entries), ["-/Watched/Album"]);
+    }
+
+    #[tokio::test]
+    async fn a_non_recursive_cursor_sees_only_the_folder_itself() {
+        let (env, me) = setup().await;
+        env.files
+            .create_folder(&me, "/Top", false, false)
+            .await
+            .unwrap();
+        let cursor = env.files.latest_cursor(&me, "/Top", false).await.unwrap();
+        env.upload(&me, "/Top/direct.txt", b"d").await;
+        env.upload(&me, "/Top/Deep/nested.txt", b"n").await;
+        let page = env.files.changes_since(&me, cursor, 100).await.unwrap();
+        assert_eq!(describe(&page.entries), ["+/Top/direct.txt", "+/Top/Deep"]);
+    }
+
+    #[tokio::test]
+    async fn old_or_orphaned_cursors_and_foreign_ones_are_refused() {
+        let (env, me) = setup().await;
+        env.files
+            .create_folder(&me, "/F", false, false)
+            .await
+            .unwrap();
+        let folder_cursor = env.files.latest_cursor(&me, "/F", true).await.unwrap();
+        let root_cursor = env.files.latest_cursor(&me, "/", true).await.unwrap();
+        env.upload(&me, "/F/x.txt", b"x").await;
+        env.files.delete(&me, "/F").await.unwrap();
+        let err = env
+            .files
+            .changes_since(&me, folder_cursor, 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::CursorReset(_)), "{err:?}");
+
+        env.clock
+            .advance(env.storage.journal_retention + chrono::Duration::seconds(1));
+        env.files.collect_garbage(&mut |_| {}).await.unwrap();
+        let err = env
+            .files
+            .changes_since(&me, root_cursor, 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::CursorReset(_)), "{err:?}");
+
+        env.member("b@example.org").await;
+        let other = env.principal("b@example.org").await;
+        let fresh = env.files.latest_cursor(&me, "/", true).await.unwrap();
+        let err = env
+            .files
+            .changes_since(&other, fresh, 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            AppError::Invalid {
+                field: "cursor",
+                ..
+            }
+        ));
+    }
+}
