@@ -6,3 +6,4 @@ mod changes;
 mod conventions;
 mod files;
 mod links;
+mod longpoll;

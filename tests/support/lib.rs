@@ -43,8 +43,9 @@ pub struct TestApp {
     /// The local block directory (used by the SQLite stack).
     pub blocks_dir: std::path::PathBuf,
     stop: Option<oneshot::Sender<()>>,
-    _data: tempfile::TempDir,
-    _database: TestDatabase,
+    settings: Settings,
+    _data: Option<tempfile::TempDir>,
+    _database: Option<TestDatabase>,
 }
 
 impl TestApp {
@@ -81,13 +82,40 @@ impl TestApp {
             settings.storage.s3.key_prefix = s3.key_prefix.clone();
         }
         configure(&mut settings);
-        let blobs: std::sync::Arc<dyn coffer_application::ports::BlobStore> = match s3 {
-            Some(s3) => std::sync::Arc::new(coffer_blob::S3BlobStore::connect(s3).unwrap()),
-            None => std::sync::Arc::new(
-                coffer_blob::LocalBlobStore::open(settings.blocks_dir()).unwrap(),
-            ),
-        };
+        let mut app = Self::start(settings).await;
+        app._data = Some(data);
+        app._database = Some(database);
+        app
+    }
 
+    /// A second server on this one's database and block store: another instance of the same
+    /// installation (it stops with itself; the data stays with the first).
+    pub async fn spawn_sibling(&self) -> Self {
+        Self::start(self.settings.clone()).await
+    }
+
+    async fn start(settings: Settings) -> Self {
+        let blobs: std::sync::Arc<dyn coffer_application::ports::BlobStore> =
+            match settings.storage.backend {
+                coffer_server::settings::BlobBackend::S3 => {
+                    let s3 = &settings.storage.s3;
+                    std::sync::Arc::new(
+                        coffer_blob::S3BlobStore::connect(coffer_blob::S3Settings {
+                            endpoint: s3.endpoint.clone(),
+                            region: s3.region.clone(),
+                            bucket: s3.bucket.clone(),
+                            access_key_id: s3.access_key_id.clone(),
+                            secret_access_key: s3.secret_access_key.expose().to_owned(),
+                            force_path_style: s3.force_path_style,
+                            key_prefix: s3.key_prefix.clone(),
+                        })
+                        .unwrap(),
+                    )
+                }
+                coffer_server::settings::BlobBackend::Local => std::sync::Arc::new(
+                    coffer_blob::LocalBlobStore::open(settings.blocks_dir()).unwrap(),
+                ),
+            };
         let server = coffer_server::Server::build(&settings)
             .await
             .expect("server starts");
@@ -108,8 +136,9 @@ impl TestApp {
             blobs,
             blocks_dir: settings.blocks_dir(),
             stop: Some(stop),
-            _data: data,
-            _database: database,
+            settings,
+            _data: None,
+            _database: None,
         }
     }
 

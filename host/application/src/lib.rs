@@ -37,6 +37,8 @@ pub struct Ports {
     pub block_hasher: Arc<dyn ports::BlockHasher>,
     /// Block bytes.
     pub blobs: Arc<dyn ports::BlobStore>,
+    /// Change announcements, for longpoll.
+    pub notifier: Arc<dyn ports::ChangeNotifier>,
 }
 
 /// Whether the installation can serve requests (for readiness probes).

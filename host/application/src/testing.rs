@@ -799,6 +799,42 @@ impl BlockHasher for InMemoryHasher {
     }
 }
 
+/// Announces changes in this process: wakes every waiter (of any namespace) on each change.
+#[derive(Default, Clone)]
+pub struct InMemoryNotifier(Arc<Mutex<(u64, Vec<std::task::Waker>)>>);
+
+impl InMemoryNotifier {
+    /// How many changes were announced.
+    pub fn announced(&self) -> u64 {
+        self.0.lock().unwrap().0
+    }
+}
+
+#[async_trait]
+impl ChangeNotifier for InMemoryNotifier {
+    async fn changed(&self, _namespace: NamespaceId) {
+        let wakers = {
+            let mut state = self.0.lock().unwrap();
+            state.0 += 1;
+            std::mem::take(&mut state.1)
+        };
+        wakers.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    fn next_change(&self, _namespace: NamespaceId) -> Wakeup {
+        let shared = self.0.clone();
+        let start = shared.lock().unwrap().0;
+        Box::pin(std::future::poll_fn(move |cx| {
+            let mut state = shared.lock().unwrap();
+            if state.0 != start {
+                return std::task::Poll::Ready(());
+            }
+            state.1.push(cx.waker().clone());
+            std::task::Poll::Pending
+        }))
+    }
+}
+
 /// A clock that stands still until told to move.
 #[derive(Clone)]
 pub struct ManualClock(Arc<Mutex<Timestamp>>);
@@ -918,6 +954,8 @@ pub struct TestEnv {
     pub files: Files,
     /// The fake blob store.
     pub blobs: InMemoryBlobs,
+    /// The fake change notifier.
+    pub notifier: InMemoryNotifier,
     /// The storage rules in force.
     pub storage: StorageRules,
 }
@@ -931,6 +969,7 @@ impl TestEnv {
         let store = InMemoryStore::default();
         let clock = ManualClock::default();
         let blobs = InMemoryBlobs::default();
+        let notifier = InMemoryNotifier::default();
         let ports = Ports {
             uow: Arc::new(store.clone()),
             clock: Arc::new(clock.clone()),
@@ -940,6 +979,7 @@ impl TestEnv {
             login_throttle: Arc::new(FakeThrottle::default()),
             block_hasher: Arc::new(InMemoryHasher),
             blobs: Arc::new(blobs.clone()),
+            notifier: Arc::new(notifier.clone()),
         };
         let rules = AccountRules {
             signup,
@@ -962,6 +1002,7 @@ impl TestEnv {
             store,
             clock,
             blobs,
+            notifier,
             rules,
             storage,
         }

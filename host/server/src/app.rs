@@ -127,6 +127,7 @@ fn use_cases(
         )),
         block_hasher: Arc::new(Sha256BlockHasher::new()),
         blobs,
+        notifier: Arc::new(store.change_notifier()),
     };
     let duration = |name: &str, d: std::time::Duration| {
         chrono::Duration::from_std(d)

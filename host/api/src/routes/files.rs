@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(search))
         .routes(routes!(latest_cursor))
         .routes(routes!(continue_changes))
+        .routes(routes!(longpoll))
         .routes(routes!(create_folder))
         .routes(routes!(move_entry))
         .routes(routes!(copy_entry))
@@ -1033,4 +1034,61 @@ async fn continue_changes(
         cursor: state.cursors.encode(&page.cursor),
         has_more: page.has_more,
     }))
+}
+
+/// A longpoll.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LongpollRequest {
+    /// A change cursor.
+    cursor: String,
+    /// Seconds to wait at most, 30 to 480 (default 30).
+    timeout: Option<u64>,
+}
+
+/// Whether changes are waiting.
+#[derive(Serialize, ToSchema)]
+pub struct LongpollResponse {
+    /// True as soon as there are changes the cursor has not seen (call `continue`); false when
+    /// the timeout passed without any.
+    changes: bool,
+}
+
+/// Wait for changes (no account needed: the cursor is signed). Answers within a second of a
+/// change made through any server instance.
+#[utoipa::path(
+    post, path = "/files/list/longpoll", tag = "files",
+    request_body = LongpollRequest,
+    responses(
+        (status = 200, description = "Changes, or the timeout", body = LongpollResponse),
+        (status = 400, description = "Not a cursor of this server", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Timeout out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn longpoll(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<LongpollRequest>,
+) -> Result<Json<LongpollResponse>, ApiError> {
+    let timeout = body.timeout.unwrap_or(30);
+    if !(30..=480).contains(&timeout) {
+        return Err(coffer_application::AppError::Invalid {
+            field: "timeout",
+            reason: "must be 30 to 480 seconds".into(),
+        }
+        .into());
+    }
+    let cursor = state.cursors.decode(&body.cursor)?;
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_secs(timeout),
+        state.files.wait_for_changes(cursor),
+    )
+    .await;
+    let changes = match waited {
+        Ok(result) => {
+            result?;
+            true
+        }
+        Err(_elapsed) => false,
+    };
+    Ok(Json(LongpollResponse { changes }))
 }

@@ -162,6 +162,23 @@ impl Files {
         })
     }
 
+    /// Completes as soon as `cursor`'s namespace has changes the cursor has not seen (at once if
+    /// it has some already). Needs no account: the cursor is trusted because it is signed. The
+    /// caller bounds the wait (longpoll timeout).
+    pub async fn wait_for_changes(&self, cursor: ChangeCursor) -> Result<(), AppError> {
+        // Subscribe before looking, so a change between the look and the wait is not missed.
+        let next = self.ports.notifier.next_change(cursor.namespace);
+        let (seq, _) = {
+            let mut tx = self.ports.uow.begin_read().await?;
+            tx.changes().position(cursor.namespace).await?
+        };
+        if seq > cursor.seq {
+            return Ok(());
+        }
+        next.await;
+        Ok(())
+    }
+
     /// Appends everything live below a folder that just appeared, parents first.
     async fn replay_subtree(
         &self,
@@ -350,6 +367,33 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(describe(&page.entries), ["-/Watched/Album"]);
+    }
+
+    #[tokio::test]
+    async fn waiting_ends_at_once_for_a_stale_cursor_and_otherwise_at_the_next_change() {
+        let (env, me) = setup().await;
+        let cursor = env.files.latest_cursor(&me, "/", true).await.unwrap();
+        env.upload(&me, "/one.txt", b"1").await;
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            env.files.wait_for_changes(cursor),
+        )
+        .await
+        .expect("changes were already there")
+        .unwrap();
+
+        let current = env.files.latest_cursor(&me, "/", true).await.unwrap();
+        let waiting = env.files.wait_for_changes(current);
+        let change = async {
+            tokio::task::yield_now().await;
+            env.upload(&me, "/two.txt", b"2").await;
+        };
+        let (woke, ()) = tokio::join!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), waiting),
+            change
+        );
+        woke.expect("woken by the upload").unwrap();
+        assert!(env.notifier.announced() >= 2);
     }
 
     #[tokio::test]

@@ -84,6 +84,18 @@ impl Files {
         Ok(())
     }
 
+    /// Commits a transaction that changed `namespace`, then announces the change to waiting
+    /// longpolls (on every instance).
+    pub(crate) async fn commit_changes(
+        &self,
+        tx: Box<dyn Transaction>,
+        namespace: coffer_domain::files::NamespaceId,
+    ) -> Result<(), AppError> {
+        tx.commit().await?;
+        self.ports.notifier.changed(namespace).await;
+        Ok(())
+    }
+
     /// The quota in force for `user`.
     pub(crate) async fn quota_of(
         &self,

@@ -46,7 +46,7 @@ impl Files {
         tx.nodes().insert(&node).await?;
         self.record(tx.as_mut(), namespace.id, node.id, None)
             .await?;
-        tx.commit().await?;
+        self.commit_changes(tx, namespace.id).await?;
         Ok(Entry {
             path: parent_path.join(node.name.clone()),
             node,
@@ -90,7 +90,7 @@ impl Files {
             Some(&source.path),
         )
         .await?;
-        tx.commit().await?;
+        self.commit_changes(tx, namespace.id).await?;
         Ok(Entry {
             path: parent_path.join(source.node.name.clone()),
             node: source.node,
@@ -189,7 +189,7 @@ impl Files {
         tx.namespaces()
             .add_usage(namespace.id, bytes as i64)
             .await?;
-        tx.commit().await?;
+        self.commit_changes(tx, namespace.id).await?;
         Ok(Entry {
             path: parent_path.join(node.name.clone()),
             node,

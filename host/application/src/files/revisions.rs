@@ -74,7 +74,7 @@ impl Files {
             .await?;
         let delta = restored.size().get() as i64 - current.size.get() as i64;
         tx.namespaces().add_usage(namespace.id, delta).await?;
-        tx.commit().await?;
+        self.commit_changes(tx, namespace.id).await?;
         Ok(UploadOutcome::Replaced(entry))
     }
 }

@@ -22,7 +22,7 @@ impl Files {
         tx.namespaces()
             .add_usage(namespace.id, -(bytes as i64))
             .await?;
-        tx.commit().await?;
+        self.commit_changes(tx, namespace.id).await?;
         Ok(entry)
     }
 
@@ -97,7 +97,7 @@ impl Files {
         tx.namespaces()
             .add_usage(namespace.id, bytes as i64)
             .await?;
-        tx.commit().await?;
+        self.commit_changes(tx, namespace.id).await?;
         let mut names: Vec<_> = ancestors.into_iter().rev().map(|a| a.name).collect();
         names.push(node.name.clone());
         Ok(Entry {

@@ -213,7 +213,7 @@ impl Files {
         tx.namespaces()
             .add_usage(namespace.id, ingested.size as i64 - old_size as i64)
             .await?;
-        tx.commit().await?;
+        self.commit_changes(tx, namespace.id).await?;
         tracing::info!(node = %node.id, size = ingested.size, created, "file stored");
         let entry = Entry { path, node };
         Ok(if created {

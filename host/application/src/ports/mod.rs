@@ -13,6 +13,6 @@ pub use repositories::{
     UserRepository,
 };
 pub use services::{
-    Clock, IdGenerator, IssuedSecret, LoginThrottle, PasswordHasher, SecretGenerator, SecretKind,
-    ThrottleKey,
+    ChangeNotifier, Clock, IdGenerator, IssuedSecret, LoginThrottle, PasswordHasher,
+    SecretGenerator, SecretKind, ThrottleKey, Wakeup,
 };

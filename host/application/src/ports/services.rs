@@ -89,3 +89,15 @@ pub trait LoginThrottle: Send + Sync {
     /// Forgets past failures after a successful attempt.
     async fn record_success(&self, key: &ThrottleKey);
 }
+
+/// A future that completes when something it waits for happens.
+pub type Wakeup = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+
+/// Tells waiters, on every server instance, that a namespace changed.
+#[async_trait]
+pub trait ChangeNotifier: Send + Sync {
+    /// Announces a committed change of `namespace` (call after the commit).
+    async fn changed(&self, namespace: coffer_domain::files::NamespaceId);
+    /// A future that completes at the next announced change of `namespace` after this call.
+    fn next_change(&self, namespace: coffer_domain::files::NamespaceId) -> Wakeup;
+}

@@ -4,6 +4,7 @@
 //! bound natively); the transaction type is instantiated once per backend by a macro, so the
 //! repositories are written once. Schema changes live in `migrations/<backend>/`.
 
+mod notify;
 mod queries;
 mod rows;
 mod store;
@@ -11,4 +12,5 @@ mod store;
 pub mod testing;
 mod transaction;
 
+pub use notify::{ChangeHub, SqlChangeNotifier};
 pub use store::{Backend, SqlError, SqlStore, StoreOptions};

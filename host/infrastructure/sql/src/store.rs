@@ -166,6 +166,15 @@ impl SqlStore {
         Ok(value)
     }
 
+    /// Change announcements for longpoll; on PostgreSQL they reach every instance (this starts
+    /// a listener task, so call it inside the runtime, once).
+    pub fn change_notifier(&self) -> crate::SqlChangeNotifier {
+        match &self.pool {
+            Pool::Sqlite(_) => crate::SqlChangeNotifier::local(),
+            Pool::Postgres(pool) => crate::SqlChangeNotifier::bridged(pool.clone()),
+        }
+    }
+
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         match &self.pool {
