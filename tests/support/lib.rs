@@ -95,27 +95,9 @@ impl TestApp {
     }
 
     async fn start(settings: Settings) -> Self {
-        let blobs: std::sync::Arc<dyn coffer_application::ports::BlobStore> =
-            match settings.storage.backend {
-                coffer_server::settings::BlobBackend::S3 => {
-                    let s3 = &settings.storage.s3;
-                    std::sync::Arc::new(
-                        coffer_blob::S3BlobStore::connect(coffer_blob::S3Settings {
-                            endpoint: s3.endpoint.clone(),
-                            region: s3.region.clone(),
-                            bucket: s3.bucket.clone(),
-                            access_key_id: s3.access_key_id.clone(),
-                            secret_access_key: s3.secret_access_key.expose().to_owned(),
-                            force_path_style: s3.force_path_style,
-                            key_prefix: s3.key_prefix.clone(),
-                        })
-                        .unwrap(),
-                    )
-                }
-                coffer_server::settings::BlobBackend::Local => std::sync::Arc::new(
-                    coffer_blob::LocalBlobStore::open(settings.blocks_dir()).unwrap(),
-                ),
-            };
+        let blobs = coffer_server::app::blob_store(&settings)
+            .await
+            .expect("block store opens");
         let server = coffer_server::Server::build(&settings)
             .await
             .expect("server starts");

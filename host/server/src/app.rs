@@ -70,7 +70,8 @@ pub async fn wire(settings: &Settings) -> Result<(SqlStore, UseCases), StartupEr
     Ok((store, use_cases))
 }
 
-async fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>, StartupError> {
+/// The block store the settings name (local directory or S3 bucket), checked to be usable.
+pub async fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>, StartupError> {
     let failed = |e: coffer_application::InfrastructureError| StartupError::Blobs(e.to_string());
     Ok(match settings.storage.backend {
         BlobBackend::Local => {
