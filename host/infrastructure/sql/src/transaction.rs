@@ -128,26 +128,22 @@ macro_rules! sql_transaction {
             }
 
             async fn get(&mut self, id: UserId) -> Result<Option<User>, RepositoryError> {
-                sqlx::query_as::<_, UserRow>(GET_USER)
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(UserRow::into_user)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, UserRow>(GET_USER).bind(id.as_uuid()),
+                    UserRow::into_user,
+                )
+                .await
             }
 
             async fn find_by_email(
                 &mut self,
                 email: &Email,
             ) -> Result<Option<User>, RepositoryError> {
-                sqlx::query_as::<_, UserRow>(FIND_USER_BY_EMAIL)
-                    .bind(email.as_str())
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(UserRow::into_user)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, UserRow>(FIND_USER_BY_EMAIL).bind(email.as_str()),
+                    UserRow::into_user,
+                )
+                .await
             }
 
             async fn lock_against_inserts(&mut self) -> Result<(), RepositoryError> {
@@ -174,23 +170,13 @@ macro_rules! sql_transaction {
                 after: Option<&Email>,
                 limit: u32,
             ) -> Result<Vec<User>, RepositoryError> {
-                let rows = match after {
-                    Some(after) => {
-                        sqlx::query_as::<_, UserRow>(LIST_USERS_AFTER)
-                            .bind(after.as_str())
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                    None => {
-                        sqlx::query_as::<_, UserRow>(LIST_USERS)
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                }
-                .map_err(backend_error)?;
-                rows.into_iter().map(UserRow::into_user).collect()
+                let query = match after {
+                    Some(after) => sqlx::query_as::<_, UserRow>(LIST_USERS_AFTER)
+                        .bind(after.as_str())
+                        .bind(i64::from(limit)),
+                    None => sqlx::query_as::<_, UserRow>(LIST_USERS).bind(i64::from(limit)),
+                };
+                self.all(query, UserRow::into_user).await
             }
         }
 
@@ -214,27 +200,23 @@ macro_rules! sql_transaction {
                 &mut self,
                 digest: &TokenDigest,
             ) -> Result<Option<AccessToken>, RepositoryError> {
-                sqlx::query_as::<_, TokenRow>(FIND_TOKEN_BY_DIGEST)
-                    .bind(&digest.as_bytes()[..])
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(TokenRow::into_token)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, TokenRow>(FIND_TOKEN_BY_DIGEST)
+                        .bind(&digest.as_bytes()[..]),
+                    TokenRow::into_token,
+                )
+                .await
             }
 
             async fn list_for_user(
                 &mut self,
                 user: UserId,
             ) -> Result<Vec<AccessToken>, RepositoryError> {
-                sqlx::query_as::<_, TokenRow>(LIST_TOKENS_FOR_USER)
-                    .bind(user.as_uuid())
-                    .fetch_all(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .into_iter()
-                    .map(TokenRow::into_token)
-                    .collect()
+                self.all(
+                    sqlx::query_as::<_, TokenRow>(LIST_TOKENS_FOR_USER).bind(user.as_uuid()),
+                    TokenRow::into_token,
+                )
+                .await
             }
 
             async fn delete(&mut self, user: UserId, id: TokenId) -> Result<bool, RepositoryError> {
@@ -292,13 +274,12 @@ macro_rules! sql_transaction {
                 &mut self,
                 digest: &TokenDigest,
             ) -> Result<Option<Invite>, RepositoryError> {
-                sqlx::query_as::<_, InviteRow>(FIND_INVITE_BY_DIGEST)
-                    .bind(&digest.as_bytes()[..])
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(InviteRow::into_invite)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, InviteRow>(FIND_INVITE_BY_DIGEST)
+                        .bind(&digest.as_bytes()[..]),
+                    InviteRow::into_invite,
+                )
+                .await
             }
 
             async fn update(&mut self, invite: &Invite) -> Result<(), RepositoryError> {
@@ -342,13 +323,11 @@ macro_rules! sql_transaction {
                 &mut self,
                 user: UserId,
             ) -> Result<Option<Namespace>, RepositoryError> {
-                sqlx::query_as::<_, NamespaceRow>(HOME_NAMESPACE)
-                    .bind(user.as_uuid())
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(NamespaceRow::into_namespace)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, NamespaceRow>(HOME_NAMESPACE).bind(user.as_uuid()),
+                    NamespaceRow::into_namespace,
+                )
+                .await
             }
 
             async fn lock(&mut self, id: NamespaceId) -> Result<Namespace, RepositoryError> {
@@ -429,13 +408,11 @@ macro_rules! sql_transaction {
             }
 
             async fn get(&mut self, id: NodeId) -> Result<Option<Node>, RepositoryError> {
-                sqlx::query_as::<_, NodeRow>(GET_NODE)
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(NodeRow::into_node)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, NodeRow>(GET_NODE).bind(id.as_uuid()),
+                    NodeRow::into_node,
+                )
+                .await
             }
 
             async fn child(
@@ -443,14 +420,13 @@ macro_rules! sql_transaction {
                 parent: NodeId,
                 name_key: &str,
             ) -> Result<Option<Node>, RepositoryError> {
-                sqlx::query_as::<_, NodeRow>(CHILD_NODE)
-                    .bind(parent.as_uuid())
-                    .bind(name_key)
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(NodeRow::into_node)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, NodeRow>(CHILD_NODE)
+                        .bind(parent.as_uuid())
+                        .bind(name_key),
+                    NodeRow::into_node,
+                )
+                .await
             }
 
             async fn children(
@@ -459,36 +435,24 @@ macro_rules! sql_transaction {
                 after: Option<&str>,
                 limit: u32,
             ) -> Result<Vec<Node>, RepositoryError> {
-                let rows = match after {
-                    Some(after) => {
-                        sqlx::query_as::<_, NodeRow>(CHILDREN_AFTER)
-                            .bind(parent.as_uuid())
-                            .bind(after)
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                    None => {
-                        sqlx::query_as::<_, NodeRow>(CHILDREN)
-                            .bind(parent.as_uuid())
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                }
-                .map_err(backend_error)?;
-                rows.into_iter().map(NodeRow::into_node).collect()
+                let query = match after {
+                    Some(after) => sqlx::query_as::<_, NodeRow>(CHILDREN_AFTER)
+                        .bind(parent.as_uuid())
+                        .bind(after)
+                        .bind(i64::from(limit)),
+                    None => sqlx::query_as::<_, NodeRow>(CHILDREN)
+                        .bind(parent.as_uuid())
+                        .bind(i64::from(limit)),
+                };
+                self.all(query, NodeRow::into_node).await
             }
 
             async fn ancestors(&mut self, id: NodeId) -> Result<Vec<Node>, RepositoryError> {
-                sqlx::query_as::<_, NodeRow>(ANCESTORS)
-                    .bind(id.as_uuid())
-                    .fetch_all(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .into_iter()
-                    .map(NodeRow::into_node)
-                    .collect()
+                self.all(
+                    sqlx::query_as::<_, NodeRow>(ANCESTORS).bind(id.as_uuid()),
+                    NodeRow::into_node,
+                )
+                .await
             }
 
             async fn subtree_bytes(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
@@ -505,15 +469,13 @@ macro_rules! sql_transaction {
                 id: NodeId,
                 limit: u32,
             ) -> Result<Vec<Node>, RepositoryError> {
-                sqlx::query_as::<_, NodeRow>(SUBTREE)
-                    .bind(id.as_uuid())
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .into_iter()
-                    .map(NodeRow::into_node)
-                    .collect()
+                self.all(
+                    sqlx::query_as::<_, NodeRow>(SUBTREE)
+                        .bind(id.as_uuid())
+                        .bind(i64::from(limit)),
+                    NodeRow::into_node,
+                )
+                .await
             }
 
             async fn trashed(
@@ -522,26 +484,17 @@ macro_rules! sql_transaction {
                 after: Option<(Timestamp, NodeId)>,
                 limit: u32,
             ) -> Result<Vec<Node>, RepositoryError> {
-                let rows = match after {
-                    Some((at, id)) => {
-                        sqlx::query_as::<_, NodeRow>(TRASHED_AFTER)
-                            .bind(namespace.as_uuid())
-                            .bind(micros(at))
-                            .bind(id.as_uuid())
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                    None => {
-                        sqlx::query_as::<_, NodeRow>(TRASHED)
-                            .bind(namespace.as_uuid())
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                }
-                .map_err(backend_error)?;
-                rows.into_iter().map(NodeRow::into_node).collect()
+                let query = match after {
+                    Some((at, id)) => sqlx::query_as::<_, NodeRow>(TRASHED_AFTER)
+                        .bind(namespace.as_uuid())
+                        .bind(micros(at))
+                        .bind(id.as_uuid())
+                        .bind(i64::from(limit)),
+                    None => sqlx::query_as::<_, NodeRow>(TRASHED)
+                        .bind(namespace.as_uuid())
+                        .bind(i64::from(limit)),
+                };
+                self.all(query, NodeRow::into_node).await
             }
 
             async fn trashed_before(
@@ -549,15 +502,13 @@ macro_rules! sql_transaction {
                 cutoff: Timestamp,
                 limit: u32,
             ) -> Result<Vec<Node>, RepositoryError> {
-                sqlx::query_as::<_, NodeRow>(TRASHED_BEFORE)
-                    .bind(micros(cutoff))
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .into_iter()
-                    .map(NodeRow::into_node)
-                    .collect()
+                self.all(
+                    sqlx::query_as::<_, NodeRow>(TRASHED_BEFORE)
+                        .bind(micros(cutoff))
+                        .bind(i64::from(limit)),
+                    NodeRow::into_node,
+                )
+                .await
             }
 
             async fn search(
@@ -568,28 +519,19 @@ macro_rules! sql_transaction {
                 limit: u32,
             ) -> Result<Vec<Node>, RepositoryError> {
                 let pattern = like_pattern(fragment);
-                let rows = match after {
-                    Some((key, id)) => {
-                        sqlx::query_as::<_, NodeRow>(SEARCH_NODES_AFTER)
-                            .bind(namespace.as_uuid())
-                            .bind(&pattern)
-                            .bind(key)
-                            .bind(id.as_uuid())
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                    None => {
-                        sqlx::query_as::<_, NodeRow>(SEARCH_NODES)
-                            .bind(namespace.as_uuid())
-                            .bind(&pattern)
-                            .bind(i64::from(limit))
-                            .fetch_all(&mut *self.tx)
-                            .await
-                    }
-                }
-                .map_err(backend_error)?;
-                rows.into_iter().map(NodeRow::into_node).collect()
+                let query = match after {
+                    Some((key, id)) => sqlx::query_as::<_, NodeRow>(SEARCH_NODES_AFTER)
+                        .bind(namespace.as_uuid())
+                        .bind(&pattern)
+                        .bind(key)
+                        .bind(id.as_uuid())
+                        .bind(i64::from(limit)),
+                    None => sqlx::query_as::<_, NodeRow>(SEARCH_NODES)
+                        .bind(namespace.as_uuid())
+                        .bind(&pattern)
+                        .bind(i64::from(limit)),
+                };
+                self.all(query, NodeRow::into_node).await
             }
 
             async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
@@ -676,6 +618,41 @@ macro_rules! sql_transaction {
         }
 
         impl $name {
+            /// Runs a query and maps every row to its entity.
+            async fn all<R, T>(
+                &mut self,
+                query: sqlx::query::QueryAs<'_, $db, R, <$db as sqlx::Database>::Arguments>,
+                map: fn(R) -> Result<T, RepositoryError>,
+            ) -> Result<Vec<T>, RepositoryError>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            {
+                query
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(map)
+                    .collect()
+            }
+
+            /// Runs a query for at most one row and maps it to its entity.
+            async fn one<R, T>(
+                &mut self,
+                query: sqlx::query::QueryAs<'_, $db, R, <$db as sqlx::Database>::Arguments>,
+                map: fn(R) -> Result<T, RepositoryError>,
+            ) -> Result<Option<T>, RepositoryError>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            {
+                query
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?
+                    .map(map)
+                    .transpose()
+            }
+
             async fn revision_blocks(
                 &mut self,
                 revision: Uuid,
@@ -764,37 +741,30 @@ macro_rules! sql_transaction {
                 &mut self,
                 digest: &TokenDigest,
             ) -> Result<Option<SharedLink>, RepositoryError> {
-                sqlx::query_as::<_, LinkRow>(FIND_LINK_BY_DIGEST)
-                    .bind(&digest.as_bytes()[..])
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(LinkRow::into_link)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, LinkRow>(FIND_LINK_BY_DIGEST).bind(&digest.as_bytes()[..]),
+                    LinkRow::into_link,
+                )
+                .await
             }
 
             async fn get(&mut self, id: LinkId) -> Result<Option<SharedLink>, RepositoryError> {
-                sqlx::query_as::<_, LinkRow>(GET_LINK)
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .map(LinkRow::into_link)
-                    .transpose()
+                self.one(
+                    sqlx::query_as::<_, LinkRow>(GET_LINK).bind(id.as_uuid()),
+                    LinkRow::into_link,
+                )
+                .await
             }
 
             async fn list_for_owner(
                 &mut self,
                 owner: UserId,
             ) -> Result<Vec<SharedLink>, RepositoryError> {
-                sqlx::query_as::<_, LinkRow>(LINKS_OF_OWNER)
-                    .bind(owner.as_uuid())
-                    .fetch_all(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .into_iter()
-                    .map(LinkRow::into_link)
-                    .collect()
+                self.all(
+                    sqlx::query_as::<_, LinkRow>(LINKS_OF_OWNER).bind(owner.as_uuid()),
+                    LinkRow::into_link,
+                )
+                .await
             }
 
             async fn update(&mut self, link: &SharedLink) -> Result<(), RepositoryError> {
@@ -840,16 +810,14 @@ macro_rules! sql_transaction {
                 after: u64,
                 limit: u32,
             ) -> Result<Vec<Change>, RepositoryError> {
-                sqlx::query_as::<_, ChangeRow>(CHANGES_SINCE)
-                    .bind(namespace.as_uuid())
-                    .bind(after as i64)
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *self.tx)
-                    .await
-                    .map_err(backend_error)?
-                    .into_iter()
-                    .map(ChangeRow::into_change)
-                    .collect()
+                self.all(
+                    sqlx::query_as::<_, ChangeRow>(CHANGES_SINCE)
+                        .bind(namespace.as_uuid())
+                        .bind(after as i64)
+                        .bind(i64::from(limit)),
+                    ChangeRow::into_change,
+                )
+                .await
             }
 
             async fn position(
