@@ -1,16 +1,31 @@
-//! Change cursors as clients see them: opaque and tamper-proof (HMAC-SHA256 under a key all
-//! server instances share), so a cursor can be trusted even where no account is presented.
+//! Cursors as clients see them. Change cursors are opaque and tamper-proof (HMAC-SHA256 under a
+//! key all server instances share), so they can be trusted where no account is presented. Page
+//! tokens (where a listing stopped) are only opaque: what they name is checked when they return.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coffer_application::files::ChangeCursor;
 use coffer_domain::files::{NamespaceId, NodeId};
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::problem::{ApiError, ErrorCode};
+use crate::problem::ApiError;
+
+/// A page token: `value` as base64url JSON.
+pub(crate) fn encode_page_token<T: Serialize>(value: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).expect("page tokens serialise"))
+}
+
+/// The value of a page token from [`encode_page_token`].
+pub(crate) fn decode_page_token<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw)
+        .map_err(|_| ApiError::invalid_cursor())?;
+    serde_json::from_slice(&bytes).map_err(|_| ApiError::invalid_cursor())
+}
 
 /// Bytes of the HMAC kept in a cursor (128 bits).
 const TAG_BYTES: usize = 16;
@@ -59,12 +74,7 @@ impl CursorCodec {
 
     /// The cursor in `raw`, if this server issued it unchanged.
     pub fn decode(&self, raw: &str) -> Result<ChangeCursor, ApiError> {
-        let invalid = || {
-            ApiError::new(
-                ErrorCode::InvalidParameter,
-                "cursor is not one this server issued",
-            )
-        };
+        let invalid = ApiError::invalid_cursor;
         let (payload, tag) = raw.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;

@@ -258,6 +258,14 @@ impl ApiError {
         }))
     }
 
+    /// A cursor or page token the server did not issue (or that was altered).
+    pub fn invalid_cursor() -> Self {
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            "cursor is not one this server issued",
+        )
+    }
+
     fn with_field(mut self, field: impl Into<String>) -> Self {
         self.0.field = Some(field.into());
         self

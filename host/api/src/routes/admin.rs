@@ -3,8 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use coffer_application::admin::{Actor, UserChanges};
 use coffer_domain::account::UserId;
@@ -15,8 +13,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::account::AccountResponse;
+use crate::cursors::{decode_page_token, encode_page_token};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::problem::{ApiError, ErrorCode, Problem};
+use crate::problem::{ApiError, Problem};
 use crate::state::ApiState;
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -46,13 +45,6 @@ pub struct UserList {
     next_cursor: Option<String>,
 }
 
-fn invalid_cursor() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidParameter,
-        "cursor is not one this server issued",
-    )
-}
-
 /// List users.
 #[utoipa::path(
     get, path = "/admin/users", tag = "admin",
@@ -70,13 +62,7 @@ async fn list_users(
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> Result<Json<UserList>, ApiError> {
-    let after = query
-        .cursor
-        .map(|c| {
-            let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| invalid_cursor())?;
-            String::from_utf8(bytes).map_err(|_| invalid_cursor())
-        })
-        .transpose()?;
+    let after: Option<String> = query.cursor.as_deref().map(decode_page_token).transpose()?;
     let page = state
         .admin
         .list_users(
@@ -86,14 +72,14 @@ async fn list_users(
         )
         .await
         .map_err(|err| match err {
-            coffer_application::AppError::Invalid { .. } => invalid_cursor(),
+            coffer_application::AppError::Invalid { .. } => ApiError::invalid_cursor(),
             other => other.into(),
         })?;
     Ok(Json(UserList {
         users: page.users.into_iter().map(Into::into).collect(),
         next_cursor: page
             .next_after
-            .map(|email| URL_SAFE_NO_PAD.encode(email.as_str())),
+            .map(|email| encode_page_token(&email.as_str())),
     }))
 }
 

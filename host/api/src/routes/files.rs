@@ -6,8 +6,6 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use coffer_application::files::{
     Download, Entry, FeedEntry, ListCursor, ListFrame, RangeRequest, Upload, UploadMode,
@@ -22,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::cursors::{decode_page_token, encode_page_token};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::state::ApiState;
@@ -473,18 +472,11 @@ pub(crate) fn encode_cursor(cursor: &ListCursor) -> String {
             .map(|f| (f.folder.as_uuid(), f.after.clone()))
             .collect(),
     };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).expect("cursor serialises"))
+    encode_page_token(&token)
 }
 
 pub(crate) fn decode_cursor(raw: &str) -> Result<ListCursor, ApiError> {
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidParameter,
-            "cursor is not one this server issued",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let token: CursorToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let token: CursorToken = decode_page_token(raw)?;
     Ok(ListCursor {
         recursive: token.r,
         frames: token
@@ -892,21 +884,14 @@ async fn search(
     Ok(Json(SearchResults {
         entries: page.entries.into_iter().map(Into::into).collect(),
         has_more: page.next_after.is_some(),
-        cursor: page.next_after.map(|(key, id)| {
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(key, id.as_uuid())).expect("serialises"))
-        }),
+        cursor: page
+            .next_after
+            .map(|(key, id)| encode_page_token(&(key, id.as_uuid()))),
     }))
 }
 
 fn decode_search_cursor(raw: &str) -> Result<(String, NodeId), ApiError> {
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidParameter,
-            "cursor is not one this server issued",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let (key, id): (String, Uuid) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let (key, id): (String, Uuid) = decode_page_token(raw)?;
     Ok((key, NodeId::from_uuid(id)))
 }
 

@@ -3,8 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use coffer_application::files::TrashedEntry;
 use coffer_domain::Timestamp;
@@ -16,8 +14,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::files::EntryResponse;
+use crate::cursors::{decode_page_token, encode_page_token};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use crate::problem::{ApiError, ErrorCode, Problem};
+use crate::problem::{ApiError, Problem};
 use crate::state::ApiState;
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -80,28 +79,14 @@ impl From<TrashedEntry> for TrashItem {
     }
 }
 
-fn invalid_cursor() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidParameter,
-        "cursor is not one this server issued",
-    )
-}
-
 fn decode(raw: &str) -> Result<(Timestamp, NodeId), ApiError> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid_cursor())?)
-        .map_err(|_| invalid_cursor())?;
-    let (micros, id) = text.split_once(':').ok_or_else(invalid_cursor)?;
-    let at = micros
-        .parse()
-        .ok()
-        .and_then(Timestamp::from_timestamp_micros)
-        .ok_or_else(invalid_cursor)?;
-    let id = Uuid::try_parse(id).map_err(|_| invalid_cursor())?;
+    let (micros, id): (i64, Uuid) = decode_page_token(raw)?;
+    let at = Timestamp::from_timestamp_micros(micros).ok_or_else(ApiError::invalid_cursor)?;
     Ok((at, NodeId::from_uuid(id)))
 }
 
 fn encode((at, id): (Timestamp, NodeId)) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{}", at.timestamp_micros(), id))
+    encode_page_token(&(at.timestamp_micros(), id.as_uuid()))
 }
 
 /// List the trash.

@@ -4,7 +4,9 @@ use coffer_domain::files::{NodePath, RevisionId};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::locate::Located;
-use super::{Download, Entry, Files, FolderPage, ListCursor, ListFrame, Target};
+use super::{
+    Download, Entry, Files, FolderPage, ListCursor, ListFrame, Target, stale_listing_cursor,
+};
 use crate::{AppError, Principal};
 
 /// A byte range as a client asks for it (`Range: bytes=…`), before it is checked against the
@@ -211,10 +213,7 @@ impl Files {
         namespace: &coffer_domain::files::Namespace,
         cursor: &ListCursor,
     ) -> Result<Vec<NodePath>, AppError> {
-        let invalid = || AppError::Invalid {
-            field: "cursor",
-            reason: "is not a cursor of this listing (or the folder changed)".into(),
-        };
+        let invalid = stale_listing_cursor;
         let first = cursor.frames.first().ok_or_else(invalid)?;
         let mut paths = Vec::with_capacity(cursor.frames.len());
         if first.folder == namespace.root {

@@ -8,7 +8,10 @@ use coffer_domain::account::Password;
 use coffer_domain::files::{Node, NodePath};
 use coffer_domain::sharing::{LinkId, LinkState, SharedLink};
 
-use super::{Download, Entry, Files, FolderPage, ListCursor, ListFrame, RangeRequest, Target};
+use super::{
+    Download, Entry, Files, FolderPage, ListCursor, ListFrame, RangeRequest, Target,
+    stale_listing_cursor,
+};
 use crate::ports::{SecretKind, ThrottleKey, Transaction};
 use crate::{AppError, Principal};
 
@@ -153,10 +156,7 @@ impl Files {
         let limit = limit.clamp(1, super::content::MAX_PAGE);
         let mut tx = self.ports.uow.begin_read().await?;
         let (_, root) = self.open_link(tx.as_mut(), visit).await?;
-        let invalid = || AppError::Invalid {
-            field: "cursor",
-            reason: "is not a cursor of this listing (or the folder changed)".into(),
-        };
+        let invalid = stale_listing_cursor;
         let (folder, folder_path, after) = match cursor {
             None => {
                 let entry = self.locate_in_link(tx.as_mut(), &root, path).await?;

@@ -60,6 +60,15 @@ impl Files {
     }
 }
 
+/// A listing cursor that names folders this listing cannot continue in (forged, or the folder
+/// was moved or trashed since).
+fn stale_listing_cursor() -> crate::AppError {
+    crate::AppError::Invalid {
+        field: "cursor",
+        reason: "is not a cursor of this listing (or the folder changed)".into(),
+    }
+}
+
 /// A file or folder with its path as the caller sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
