@@ -69,17 +69,16 @@ impl TestApp {
         settings.accounts.password_hashing.iterations = 1;
         // Garbage collection runs when a test asks for it.
         settings.storage.gc_interval = std::time::Duration::ZERO;
-        let s3 =
-            (backend == Backend::Postgres).then(coffer_blob::testing::TestBlobStores::s3_settings);
-        if let Some(s3) = &s3 {
+        if backend == Backend::Postgres {
             use coffer_server::settings::{BlobBackend, Secret};
+            let s3 = coffer_blob::testing::TestBlobStores::s3_settings();
             settings.storage.backend = BlobBackend::S3;
             settings.storage.s3.endpoint = s3.endpoint.clone();
             settings.storage.s3.region = s3.region.clone();
             settings.storage.s3.bucket = s3.bucket.clone();
             settings.storage.s3.access_key_id = s3.access_key_id.clone();
-            settings.storage.s3.secret_access_key = Secret::new(s3.secret_access_key.clone());
-            settings.storage.s3.key_prefix = s3.key_prefix.clone();
+            settings.storage.s3.secret_access_key = Secret::new(s3.secret_access_key);
+            settings.storage.s3.key_prefix = s3.key_prefix;
         }
         configure(&mut settings);
         let mut app = Self::start(settings).await;
