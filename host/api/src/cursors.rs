@@ -36,12 +36,15 @@ pub struct CursorCodec {
     key: Vec<u8>,
 }
 
+/// Most namespaces one cursor may follow (its folder's and shared folders mounted below).
+const MAX_POSITIONS: usize = 10_000;
+
 #[derive(Serialize, Deserialize)]
 struct Payload {
-    n: Uuid,
     f: Uuid,
     r: bool,
-    s: u64,
+    /// Per namespace: id and last seen sequence number.
+    p: Vec<(Uuid, u64)>,
 }
 
 impl CursorCodec {
@@ -59,10 +62,13 @@ impl CursorCodec {
     /// The cursor as an opaque string.
     pub fn encode(&self, cursor: &ChangeCursor) -> String {
         let payload = serde_json::to_vec(&Payload {
-            n: cursor.namespace.as_uuid(),
             f: cursor.folder.as_uuid(),
             r: cursor.recursive,
-            s: cursor.seq,
+            p: cursor
+                .positions
+                .iter()
+                .map(|(namespace, seq)| (namespace.as_uuid(), *seq))
+                .collect(),
         })
         .expect("cursor serialises");
         format!(
@@ -85,11 +91,17 @@ impl CursorCodec {
             return Err(invalid());
         }
         let payload: Payload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
+        if payload.p.is_empty() || payload.p.len() > MAX_POSITIONS {
+            return Err(invalid());
+        }
         Ok(ChangeCursor {
-            namespace: NamespaceId::from_uuid(payload.n),
             folder: NodeId::from_uuid(payload.f),
             recursive: payload.r,
-            seq: payload.s,
+            positions: payload
+                .p
+                .into_iter()
+                .map(|(namespace, seq)| (NamespaceId::from_uuid(namespace), seq))
+                .collect(),
         })
     }
 }
@@ -100,10 +112,12 @@ mod tests {
 
     fn cursor() -> ChangeCursor {
         ChangeCursor {
-            namespace: NamespaceId::from_uuid(Uuid::from_u128(1)),
             folder: NodeId::from_uuid(Uuid::from_u128(2)),
             recursive: true,
-            seq: 42,
+            positions: vec![
+                (NamespaceId::from_uuid(Uuid::from_u128(1)), 42),
+                (NamespaceId::from_uuid(Uuid::from_u128(3)), 7),
+            ],
         }
     }
 
@@ -113,15 +127,13 @@ mod tests {
         let encoded = codec.encode(&cursor());
         assert_eq!(codec.decode(&encoded).unwrap(), cursor());
 
-        let mut forged = cursor();
-        forged.seq = 0;
+        let forged = cursor();
         let (_, tag) = encoded.split_once('.').unwrap();
         let payload = URL_SAFE_NO_PAD.encode(
             serde_json::to_vec(&Payload {
-                n: forged.namespace.as_uuid(),
                 f: forged.folder.as_uuid(),
                 r: true,
-                s: 0,
+                p: vec![(forged.positions[0].0.as_uuid(), 0)],
             })
             .unwrap(),
         );

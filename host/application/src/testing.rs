@@ -39,6 +39,7 @@ struct State {
     links: HashMap<coffer_domain::sharing::LinkId, coffer_domain::sharing::SharedLink>,
     changes: Vec<coffer_domain::files::Change>,
     journal: HashMap<NamespaceId, (u64, u64)>,
+    members: Vec<coffer_domain::sharing::Membership>,
 }
 
 /// An in-memory database: a transaction works on a copy and publishes it on commit.
@@ -134,6 +135,9 @@ impl Transaction for InMemoryTx {
         self
     }
     fn changes(&mut self) -> &mut dyn ChangeRepository {
+        self
+    }
+    fn members(&mut self) -> &mut dyn MemberRepository {
         self
     }
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -309,8 +313,23 @@ impl NamespaceRepository for InMemoryTx {
             .work
             .namespaces
             .values()
-            .find(|n| n.owner == user)
+            .find(|n| n.owner == user && n.kind == coffer_domain::files::NamespaceKind::Home)
             .cloned())
+    }
+    async fn get(&mut self, id: NamespaceId) -> Result<Option<Namespace>, RepositoryError> {
+        Ok(self.work.namespaces.get(&id).cloned())
+    }
+    async fn delete(&mut self, id: NamespaceId) -> Result<(), RepositoryError> {
+        let work = &mut self.work;
+        work.namespaces.remove(&id);
+        work.roots.retain(|_, namespace| *namespace != id);
+        work.nodes
+            .retain(|_, n| n.namespace != id && n.mount != Some(id));
+        work.members.retain(|m| m.namespace != id);
+        work.changes.retain(|c| c.namespace != id);
+        work.journal.remove(&id);
+        work.links.retain(|_, l| l.namespace != id);
+        Ok(())
     }
     async fn lock(&mut self, id: NamespaceId) -> Result<Namespace, RepositoryError> {
         self.work
@@ -405,16 +424,46 @@ impl NodeRepository for InMemoryTx {
         Ok(self
             .descendants(id, false)
             .iter()
-            .map(|n| self.work.nodes[n].size().get())
+            .filter_map(|n| self.work.nodes.get(n))
+            .map(|n| n.size().get())
             .sum())
     }
     async fn subtree(&mut self, id: NodeId, limit: u32) -> Result<Vec<Node>, RepositoryError> {
+        // A namespace root is not a node: its subtree is its descendants.
         Ok(self
             .descendants(id, false)
             .into_iter()
+            .filter_map(|n| self.work.nodes.get(&n).cloned())
             .take(limit as usize)
-            .map(|n| self.work.nodes[&n].clone())
             .collect())
+    }
+    async fn move_children(&mut self, from: NodeId, to: NodeId) -> Result<(), RepositoryError> {
+        for node in self.work.nodes.values_mut() {
+            if node.parent == from {
+                node.parent = to;
+            }
+        }
+        Ok(())
+    }
+    async fn rehome_subtree(
+        &mut self,
+        id: NodeId,
+        namespace: NamespaceId,
+    ) -> Result<u64, RepositoryError> {
+        let moved = self.descendants(id, true);
+        let mut count = 0;
+        for node in &moved {
+            if let Some(node) = self.work.nodes.get_mut(node) {
+                node.namespace = namespace;
+                count += 1;
+            }
+        }
+        for link in self.work.links.values_mut() {
+            if moved.contains(&link.node) {
+                link.namespace = namespace;
+            }
+        }
+        Ok(count)
     }
     async fn trashed(
         &mut self,
@@ -478,6 +527,7 @@ impl NodeRepository for InMemoryTx {
         for node in &doomed {
             self.work.nodes.remove(node);
         }
+        self.work.members.retain(|m| !doomed.contains(&m.mount));
         self.work
             .revisions
             .retain(|_, r| !doomed.contains(&r.node()));
@@ -693,6 +743,90 @@ impl ChangeRepository for InMemoryTx {
             }
         }
         Ok(pruned)
+    }
+}
+
+#[async_trait]
+impl MemberRepository for InMemoryTx {
+    async fn insert(
+        &mut self,
+        membership: &coffer_domain::sharing::Membership,
+    ) -> Result<(), RepositoryError> {
+        if MemberRepository::get(self, membership.namespace, membership.user)
+            .await?
+            .is_some()
+        {
+            return Err(RepositoryError::Conflict("member"));
+        }
+        self.work.members.push(membership.clone());
+        Ok(())
+    }
+    async fn set_role(
+        &mut self,
+        namespace: NamespaceId,
+        user: UserId,
+        role: coffer_domain::sharing::Role,
+    ) -> Result<(), RepositoryError> {
+        for member in &mut self.work.members {
+            if member.namespace == namespace && member.user == user {
+                member.role = role;
+            }
+        }
+        Ok(())
+    }
+    async fn delete(
+        &mut self,
+        namespace: NamespaceId,
+        user: UserId,
+    ) -> Result<bool, RepositoryError> {
+        let before = self.work.members.len();
+        self.work
+            .members
+            .retain(|m| !(m.namespace == namespace && m.user == user));
+        Ok(self.work.members.len() < before)
+    }
+    async fn get(
+        &mut self,
+        namespace: NamespaceId,
+        user: UserId,
+    ) -> Result<Option<coffer_domain::sharing::Membership>, RepositoryError> {
+        Ok(self
+            .work
+            .members
+            .iter()
+            .find(|m| m.namespace == namespace && m.user == user)
+            .cloned())
+    }
+    async fn of_user(
+        &mut self,
+        user: UserId,
+    ) -> Result<Vec<coffer_domain::sharing::Membership>, RepositoryError> {
+        Ok(self
+            .work
+            .members
+            .iter()
+            .filter(|m| m.user == user)
+            .cloned()
+            .collect())
+    }
+    async fn of_namespace(
+        &mut self,
+        namespace: NamespaceId,
+    ) -> Result<Vec<coffer_domain::sharing::Membership>, RepositoryError> {
+        let mut members: Vec<_> = self
+            .work
+            .members
+            .iter()
+            .filter(|m| m.namespace == namespace)
+            .cloned()
+            .collect();
+        members.sort_by_key(|m| {
+            (
+                std::cmp::Reverse(m.role == coffer_domain::sharing::Role::Owner),
+                m.joined_at,
+            )
+        });
+        Ok(members)
     }
 }
 

@@ -80,6 +80,7 @@ pub(crate) async fn register(
     }
     let home = coffer_domain::files::Namespace {
         id: coffer_domain::files::NamespaceId::from_uuid(ports.ids.new_id()),
+        kind: coffer_domain::files::NamespaceKind::Home,
         owner: user.id(),
         root: coffer_domain::files::NodeId::from_uuid(ports.ids.new_id()),
         used: ByteCount::default(),

@@ -1,25 +1,26 @@
-//! The change feed: what changed below a folder since a cursor, replayed from the journal.
+//! The change feed: what changed below a folder since a cursor, replayed from the journals of
+//! the namespaces the folder spans (its own, and the shared folders mounted below it).
 
 use std::collections::HashMap;
 
-use coffer_domain::files::{NamespaceId, NodeId, NodePath};
+use coffer_domain::files::{NamespaceId, NamespaceKind, Node, NodeId, NodePath};
 
-use super::locate::Located;
+use super::locate::{Located, Place};
 use super::{Entry, Files, Target};
 use crate::ports::Transaction;
 use crate::{AppError, Principal};
 
 /// A position in the change feed of a folder. Opaque to clients (the API signs it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeCursor {
-    /// The namespace whose journal it reads.
-    pub namespace: NamespaceId,
-    /// The folder whose changes it follows (the namespace root for `/`).
+    /// The folder whose changes it follows, as the caller sees it: their home's root, a folder,
+    /// or a shared folder's mount point.
     pub folder: NodeId,
     /// Whether changes anywhere below the folder count, or only in it.
     pub recursive: bool,
-    /// The last journal entry already seen.
-    pub seq: u64,
+    /// For each namespace the feed reads (the folder's own first, then shared folders mounted
+    /// below it), the last journal entry already seen.
+    pub positions: Vec<(NamespaceId, u64)>,
 }
 
 /// One item of the change feed, to be applied in order.
@@ -55,21 +56,49 @@ impl Files {
         recursive: bool,
     ) -> Result<ChangeCursor, AppError> {
         let target = Target::parse(path)?;
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        let folder = match self.locate(tx.as_mut(), &namespace, &target).await? {
-            Located::Root => namespace.root,
-            Located::Entry(entry) if entry.node.is_folder() => entry.node.id,
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        let (folder, place) = match self.locate(tx.as_mut(), &access, &target).await? {
+            Located::Root => (
+                access.home.root,
+                Place {
+                    namespace: access.home.id,
+                    folder: access.home.root,
+                    path: NodePath::root(),
+                },
+            ),
+            Located::Entry(entry) if entry.node.is_folder() => {
+                let (namespace, contents) = self.contents(tx.as_mut(), &entry.node).await?;
+                let place = Place {
+                    namespace,
+                    folder: contents,
+                    path: entry.path,
+                };
+                (entry.node.id, place)
+            }
             Located::Entry(_) => {
                 return Err(AppError::NotAllowed("only folders have a change feed"));
             }
         };
-        let (seq, _) = tx.changes().position(namespace.id).await?;
+        let mut namespaces = vec![place.namespace];
+        if recursive {
+            for membership in access.memberships() {
+                let below = self
+                    .mount_path(tx.as_mut(), &access, membership.namespace)
+                    .await?
+                    .is_some_and(|mount| place.path.contains(&mount) && mount != place.path);
+                if below && membership.namespace != place.namespace {
+                    namespaces.push(membership.namespace);
+                }
+            }
+        }
+        let mut positions = Vec::with_capacity(namespaces.len());
+        for namespace in namespaces {
+            positions.push((namespace, tx.changes().position(namespace).await?.0));
+        }
         Ok(ChangeCursor {
-            namespace: namespace.id,
             folder,
             recursive,
-            seq,
+            positions,
         })
     }
 
@@ -83,30 +112,36 @@ impl Files {
         limit: u32,
     ) -> Result<ChangePage, AppError> {
         let limit = limit.clamp(1, super::content::MAX_PAGE);
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        if cursor.namespace != namespace.id {
-            return Err(AppError::Invalid {
-                field: "cursor",
-                reason: "is not a cursor of this account".into(),
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        let own = cursor.positions.first().ok_or(AppError::Invalid {
+            field: "cursor",
+            reason: "names no journal".into(),
+        })?;
+        if access.role(own.0).is_none() {
+            let foreign_home = tx
+                .namespaces()
+                .get(own.0)
+                .await?
+                .is_some_and(|n| n.kind == NamespaceKind::Home);
+            return Err(if foreign_home {
+                AppError::Invalid {
+                    field: "cursor",
+                    reason: "is not a cursor of this account".into(),
+                }
+            } else {
+                AppError::CursorReset("you no longer have access to its folder")
             });
         }
-        let (_, floor) = tx.changes().position(namespace.id).await?;
-        if cursor.seq < floor {
-            return Err(AppError::CursorReset(
-                "the changes since it are no longer kept",
-            ));
-        }
-        let scope = if cursor.folder == namespace.root {
+        let scope = if cursor.folder == access.home.root {
             NodePath::root()
         } else {
             let folder = tx
                 .nodes()
                 .get(cursor.folder)
                 .await?
-                .filter(|n| n.trashed_at.is_none());
+                .filter(|n| n.trashed_at.is_none() && access.role(n.namespace).is_some());
             let path = match folder {
-                Some(folder) => self.live_path_of(tx.as_mut(), &folder).await?,
+                Some(folder) => self.view_path_of(tx.as_mut(), &access, &folder).await?,
                 None => None,
             };
             path.ok_or(AppError::CursorReset(
@@ -119,81 +154,142 @@ impl Files {
                 && (cursor.recursive || path.parent().is_some_and(|p| p == scope))
         };
 
-        let changes = tx.changes().since(namespace.id, cursor.seq, limit).await?;
-        let has_more = changes.len() == limit as usize;
-        let mut entries = Vec::new();
-        let mut seq = cursor.seq;
-        for change in changes {
-            seq = change.seq;
-            let node = tx
-                .nodes()
-                .get(change.node)
-                .await?
-                .filter(|n| n.trashed_at.is_none());
-            let now = match node {
-                Some(node) => self
-                    .live_path_of(tx.as_mut(), &node)
-                    .await?
-                    .map(|path| Entry { node, path }),
-                None => None,
-            };
-            let moved = now.as_ref().map(|e| &e.path) != change.path_before.as_ref();
-            if let Some(before) = change.path_before.as_ref().filter(|b| in_scope(b))
-                && (moved || now.is_none())
-            {
-                entries.push(FeedEntry::Deleted(before.clone()));
+        // Namespaces the caller no longer reaches are dropped: the mount point's removal, in
+        // their home's journal, tells the client.
+        let mut positions: Vec<(NamespaceId, u64)> = cursor
+            .positions
+            .iter()
+            .copied()
+            .filter(|(namespace, _)| access.role(*namespace).is_some())
+            .collect();
+        for (namespace, seq) in &positions {
+            let (_, floor) = tx.changes().position(*namespace).await?;
+            if *seq < floor {
+                return Err(AppError::CursorReset(
+                    "the changes since it are no longer kept",
+                ));
             }
-            let Some(entry) = now.filter(|e| in_scope(&e.path)) else {
-                continue;
-            };
-            // A folder that appears (created, moved in, restored, copied) brings its content.
-            let appears = entry.node.is_folder() && moved && cursor.recursive;
-            let folder = (entry.node.id, entry.path.clone());
-            entries.push(FeedEntry::Present(entry));
-            if appears {
-                self.replay_subtree(tx.as_mut(), folder, &mut entries)
-                    .await?;
+        }
+
+        let mut entries = Vec::new();
+        let mut budget = limit;
+        let mut has_more = false;
+        let mut index = 0;
+        while index < positions.len() {
+            let (namespace, after) = positions[index];
+            index += 1;
+            if budget == 0 {
+                has_more = true;
+                break;
+            }
+            let changes = tx.changes().since(namespace, after, budget).await?;
+            if changes.len() == budget as usize {
+                has_more = true;
+            }
+            budget -= changes.len() as u32;
+            let mount = self.mount_path(tx.as_mut(), &access, namespace).await?;
+            for change in changes {
+                positions[index - 1].1 = change.seq;
+                let node = tx
+                    .nodes()
+                    .get(change.node)
+                    .await?
+                    .filter(|n| n.trashed_at.is_none());
+                let now = match node {
+                    Some(node) => self
+                        .view_path_of(tx.as_mut(), &access, &node)
+                        .await?
+                        .map(|path| Entry { node, path }),
+                    None => None,
+                };
+                let before = match (&mount, &change.path_before) {
+                    (Some(mount), Some(before)) => Some(mount.concat(before)),
+                    _ => None,
+                };
+                let moved = now.as_ref().map(|e| &e.path) != before.as_ref();
+                if let Some(before) = before.filter(|b| in_scope(b))
+                    && (moved || now.is_none())
+                {
+                    entries.push(FeedEntry::Deleted(before));
+                }
+                let Some(entry) = now.filter(|e| in_scope(&e.path)) else {
+                    continue;
+                };
+                // A shared folder newly mounted in scope joins the feed from now on.
+                let mut joins = false;
+                if let Some(shared) = entry.node.mount.filter(|_| cursor.recursive)
+                    && access.role(shared).is_some()
+                    && !positions.iter().any(|(n, _)| *n == shared)
+                {
+                    let (seq, _) = tx.changes().position(shared).await?;
+                    positions.push((shared, seq));
+                    index = index.min(positions.len());
+                    joins = true;
+                }
+                // A folder that appears (created, moved in, restored, copied, mounted) brings
+                // its content.
+                let appears = entry.node.is_folder() && (moved || joins) && cursor.recursive;
+                let folder = (entry.node.clone(), entry.path.clone());
+                entries.push(FeedEntry::Present(entry));
+                if appears {
+                    self.replay_subtree(tx.as_mut(), folder, &mut entries)
+                        .await?;
+                }
             }
         }
         Ok(ChangePage {
             entries,
-            cursor: ChangeCursor { seq, ..cursor },
+            cursor: ChangeCursor {
+                positions,
+                ..cursor
+            },
             has_more,
         })
     }
 
-    /// Completes as soon as `cursor`'s namespace has changes the cursor has not seen (at once if
-    /// it has some already). Needs no account: the cursor is trusted because it is signed. The
-    /// caller bounds the wait (longpoll timeout).
+    /// Completes as soon as one of `cursor`'s namespaces has changes the cursor has not seen (at
+    /// once if it has some already). Needs no account: the cursor is trusted because it is
+    /// signed. The caller bounds the wait (longpoll timeout).
     pub async fn wait_for_changes(&self, cursor: ChangeCursor) -> Result<(), AppError> {
         // Subscribe before looking, so a change between the look and the wait is not missed.
-        let next = self.ports.notifier.next_change(cursor.namespace);
-        let (seq, _) = {
+        let wakeups: Vec<_> = cursor
+            .positions
+            .iter()
+            .map(|(namespace, _)| self.ports.notifier.next_change(*namespace))
+            .collect();
+        {
             let mut tx = self.ports.uow.begin_read().await?;
-            tx.changes().position(cursor.namespace).await?
-        };
-        if seq > cursor.seq {
-            return Ok(());
+            for (namespace, seen) in &cursor.positions {
+                let (seq, _) = tx.changes().position(*namespace).await?;
+                if seq > *seen {
+                    return Ok(());
+                }
+            }
         }
-        next.await;
+        if !wakeups.is_empty() {
+            futures_util::future::select_all(wakeups).await;
+        }
         Ok(())
     }
 
-    /// Appends everything live below a folder that just appeared, parents first.
+    /// Appends everything live below a folder that just appeared (for a mount point: in the
+    /// shared folder), parents first.
     async fn replay_subtree(
         &self,
         tx: &mut dyn Transaction,
-        (root, root_path): (NodeId, NodePath),
+        (folder, folder_path): (Node, NodePath),
         entries: &mut Vec<FeedEntry>,
     ) -> Result<(), AppError> {
+        let (_, root) = self.contents(tx, &folder).await?;
         let nodes = tx.nodes().subtree(root, MAX_REPLAYED_SUBTREE + 1).await?;
         if nodes.len() > MAX_REPLAYED_SUBTREE as usize {
             return Err(AppError::CursorReset(
                 "a folder with too many entries appeared",
             ));
         }
-        let mut paths = HashMap::from([(root, root_path)]);
-        for node in nodes.into_iter().skip(1) {
+        let mut paths = HashMap::from([(root, folder_path)]);
+        // The subtree starts with its root, unless that is a namespace's root (not a node).
+        for node in nodes.into_iter().filter(|n| n.id != root) {
             let path = paths[&node.parent].join(node.name.clone());
             paths.insert(node.id, path.clone());
             entries.push(FeedEntry::Present(Entry { node, path }));
@@ -268,7 +364,7 @@ mod tests {
         let cursor = env.files.latest_cursor(&me, "/", true).await.unwrap();
         assert!(
             env.files
-                .changes_since(&me, cursor, 10)
+                .changes_since(&me, cursor.clone(), 10)
                 .await
                 .unwrap()
                 .entries
@@ -307,7 +403,11 @@ mod tests {
 
         let mut cursor = cursor;
         loop {
-            let page = env.files.changes_since(&me, cursor, 2).await.unwrap();
+            let page = env
+                .files
+                .changes_since(&me, cursor.clone(), 2)
+                .await
+                .unwrap();
             apply(&mut mirror, &page.entries);
             cursor = page.cursor;
             if !page.has_more {
@@ -317,7 +417,7 @@ mod tests {
         assert_eq!(mirror, listing(&env, &me, "/").await);
         assert!(
             env.files
-                .changes_since(&me, cursor, 10)
+                .changes_since(&me, cursor.clone(), 10)
                 .await
                 .unwrap()
                 .entries
@@ -345,7 +445,11 @@ mod tests {
             .await
             .unwrap();
         env.upload(&me, "/Outside/unrelated.txt", b"u").await;
-        let page = env.files.changes_since(&me, cursor, 100).await.unwrap();
+        let page = env
+            .files
+            .changes_since(&me, cursor.clone(), 100)
+            .await
+            .unwrap();
         assert_eq!(
             describe(&page.entries),
             [
@@ -376,7 +480,7 @@ mod tests {
         env.upload(&me, "/one.txt", b"1").await;
         tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            env.files.wait_for_changes(cursor),
+            env.files.wait_for_changes(cursor.clone()),
         )
         .await
         .expect("changes were already there")
@@ -406,7 +510,11 @@ mod tests {
         let cursor = env.files.latest_cursor(&me, "/Top", false).await.unwrap();
         env.upload(&me, "/Top/direct.txt", b"d").await;
         env.upload(&me, "/Top/Deep/nested.txt", b"n").await;
-        let page = env.files.changes_since(&me, cursor, 100).await.unwrap();
+        let page = env
+            .files
+            .changes_since(&me, cursor.clone(), 100)
+            .await
+            .unwrap();
         assert_eq!(describe(&page.entries), ["+/Top/direct.txt", "+/Top/Deep"]);
     }
 
@@ -423,7 +531,7 @@ mod tests {
         env.files.delete(&me, "/F").await.unwrap();
         let err = env
             .files
-            .changes_since(&me, folder_cursor, 10)
+            .changes_since(&me, folder_cursor.clone(), 10)
             .await
             .unwrap_err();
         assert!(matches!(err, AppError::CursorReset(_)), "{err:?}");
@@ -433,7 +541,7 @@ mod tests {
         env.files.collect_garbage(&mut |_| {}).await.unwrap();
         let err = env
             .files
-            .changes_since(&me, root_cursor, 10)
+            .changes_since(&me, root_cursor.clone(), 10)
             .await
             .unwrap_err();
         assert!(matches!(err, AppError::CursorReset(_)), "{err:?}");
@@ -443,7 +551,7 @@ mod tests {
         let fresh = env.files.latest_cursor(&me, "/", true).await.unwrap();
         let err = env
             .files
-            .changes_since(&other, fresh, 10)
+            .changes_since(&other, fresh.clone(), 10)
             .await
             .unwrap_err();
         assert!(matches!(

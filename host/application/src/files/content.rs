@@ -1,12 +1,14 @@
 //! Reading: metadata, folder listings and downloads.
 
-use coffer_domain::files::{NodePath, RevisionId};
+use coffer_domain::files::{NodeId, NodePath, RevisionId};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
+use super::access::Access;
 use super::locate::Located;
 use super::{
     Download, Entry, Files, FolderPage, ListCursor, ListFrame, Target, stale_listing_cursor,
 };
+use crate::ports::Transaction;
 use crate::{AppError, Principal};
 
 /// A byte range as a client asks for it (`Range: bytes=…`), before it is checked against the
@@ -50,9 +52,8 @@ impl Files {
     /// Metadata of a file or folder.
     pub async fn metadata(&self, caller: &Principal, target: &str) -> Result<Entry, AppError> {
         let target = Target::parse(target)?;
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        match self.locate(tx.as_mut(), &namespace, &target).await? {
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        match self.locate(tx.as_mut(), &access, &target).await? {
             Located::Entry(entry) => Ok(entry),
             Located::Root => Err(AppError::NotAllowed("the root folder has no metadata")),
         }
@@ -68,9 +69,8 @@ impl Files {
     ) -> Result<Download, AppError> {
         let target = Target::parse(target)?;
         let rev = rev.map(RevisionId::parse_rev).transpose()?;
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        let entry = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        let entry = self.locate_entry(tx.as_mut(), &access, &target).await?;
         self.serve(tx, entry, rev, range).await
     }
 
@@ -78,7 +78,7 @@ impl Files {
     /// bytes are read from storage only as the stream is polled.
     pub(crate) async fn serve(
         &self,
-        mut tx: Box<dyn crate::ports::Transaction>,
+        mut tx: Box<dyn Transaction>,
         entry: Entry,
         rev: Option<RevisionId>,
         range: Option<RangeRequest>,
@@ -120,8 +120,9 @@ impl Files {
     }
 
     /// Lists a folder (`limit` entries at a time, at most [`MAX_PAGE`]), or continues a listing
-    /// from its cursor. Entries come in name order; a recursive listing walks depth-first. Each
-    /// page costs work proportional to its size, not the folder's.
+    /// from its cursor. Entries come in name order; a recursive listing walks depth-first,
+    /// into the shared folders mounted below too. Each page costs work proportional to its
+    /// size, not the folder's.
     pub async fn list_folder(
         &self,
         caller: &Principal,
@@ -131,72 +132,76 @@ impl Files {
         cursor: Option<ListCursor>,
     ) -> Result<FolderPage, AppError> {
         let limit = limit.clamp(1, MAX_PAGE) as usize;
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        let (recursive, mut frames, mut paths) = match cursor {
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        let (recursive, mut frames, mut walk) = match cursor {
             None => {
-                let (folder, path) = match self
-                    .locate(tx.as_mut(), &namespace, &Target::parse(target)?)
+                let (shown, path) = match self
+                    .locate(tx.as_mut(), &access, &Target::parse(target)?)
                     .await?
                 {
-                    Located::Root => (namespace.root, NodePath::root()),
-                    Located::Entry(entry) if entry.node.is_folder() => (entry.node.id, entry.path),
+                    Located::Root => (None, NodePath::root()),
+                    Located::Entry(entry) if entry.node.is_folder() => {
+                        (Some(entry.node), entry.path)
+                    }
                     Located::Entry(_) => {
                         return Err(AppError::NotAllowed("only folders can be listed"));
                     }
                 };
+                let (id, parent) = match &shown {
+                    None => (access.home.root, access.home.root),
+                    Some(node) => (node.id, self.contents(tx.as_mut(), node).await?.1),
+                };
                 let frame = ListFrame {
-                    folder,
+                    folder: id,
                     after: None,
                 };
-                (recursive, vec![frame], vec![path])
+                (recursive, vec![frame], vec![(parent, path)])
             }
             Some(cursor) => {
-                let paths = self.frame_paths(tx.as_mut(), &namespace, &cursor).await?;
-                (cursor.recursive, cursor.frames, paths)
+                let walk = self.frame_walk(tx.as_mut(), &access, &cursor).await?;
+                (cursor.recursive, cursor.frames, walk)
             }
         };
 
         let mut entries = Vec::new();
         while entries.len() < limit {
-            let Some(frame) = frames.last_mut() else {
+            let (Some(frame), Some((parent, folder_path))) = (frames.last_mut(), walk.last())
+            else {
                 break;
             };
             let want = (limit - entries.len()) as u32;
             let children = tx
                 .nodes()
-                .children(frame.folder, frame.after.as_deref(), want)
+                .children(*parent, frame.after.as_deref(), want)
                 .await?;
             let exhausted = children.len() < want as usize;
+            let folder_path = folder_path.clone();
             let mut descend = None;
             for child in children {
                 frame.after = Some(child.name.key());
-                let path = paths
-                    .last()
-                    .expect("a path per frame")
-                    .join(child.name.clone());
-                let is_folder = child.is_folder();
-                let id = child.id;
+                let path = folder_path.join(child.name.clone());
+                let folder = child.is_folder().then_some(child.clone());
                 entries.push(Entry {
                     node: child,
                     path: path.clone(),
                 });
-                if recursive && is_folder {
-                    descend = Some((id, path));
+                if let Some(folder) = folder.filter(|_| recursive) {
+                    descend = Some((folder, path));
                     break;
                 }
             }
             match descend {
                 Some((folder, path)) => {
+                    let (_, parent) = self.contents(tx.as_mut(), &folder).await?;
                     frames.push(ListFrame {
-                        folder,
+                        folder: folder.id,
                         after: None,
                     });
-                    paths.push(path);
+                    walk.push((parent, path));
                 }
                 None if exhausted => {
                     frames.pop();
-                    paths.pop();
+                    walk.pop();
                 }
                 None => {}
             }
@@ -205,35 +210,44 @@ impl Files {
         Ok(FolderPage { entries, cursor })
     }
 
-    /// The display paths of a returned cursor's folders, after checking that they form a chain
-    /// in the caller's namespace (a cursor is opaque, not trusted).
-    async fn frame_paths(
+    /// For each folder of a returned cursor: where its children live and its path, after
+    /// checking that the folders form a chain the caller can see (a cursor is opaque, not
+    /// trusted).
+    async fn frame_walk(
         &self,
-        tx: &mut dyn crate::ports::Transaction,
-        namespace: &coffer_domain::files::Namespace,
+        tx: &mut dyn Transaction,
+        access: &Access,
         cursor: &ListCursor,
-    ) -> Result<Vec<NodePath>, AppError> {
+    ) -> Result<Vec<(NodeId, NodePath)>, AppError> {
         let invalid = stale_listing_cursor;
         let first = cursor.frames.first().ok_or_else(invalid)?;
-        let mut paths = Vec::with_capacity(cursor.frames.len());
-        if first.folder == namespace.root {
-            paths.push(NodePath::root());
+        let mut walk = Vec::with_capacity(cursor.frames.len());
+        if first.folder == access.home.root {
+            walk.push((access.home.root, NodePath::root()));
         } else {
             let node = tx.nodes().get(first.folder).await?.ok_or_else(invalid)?;
-            if node.namespace != namespace.id || !node.is_folder() || node.trashed_at.is_some() {
+            if access.role(node.namespace).is_none()
+                || !node.is_folder()
+                || node.trashed_at.is_some()
+            {
                 return Err(invalid());
             }
-            paths.push(self.live_path_of(tx, &node).await?.ok_or_else(invalid)?);
+            let path = self
+                .view_path_of(tx, access, &node)
+                .await?
+                .ok_or_else(invalid)?;
+            walk.push((self.contents(tx, &node).await?.1, path));
         }
-        for pair in cursor.frames.windows(2) {
-            let node = tx.nodes().get(pair[1].folder).await?.ok_or_else(invalid)?;
-            if node.parent != pair[0].folder || !node.is_folder() || node.trashed_at.is_some() {
+        for frame in &cursor.frames[1..] {
+            let node = tx.nodes().get(frame.folder).await?.ok_or_else(invalid)?;
+            let (parent, path) = walk.last().expect("first pushed");
+            if node.parent != *parent || !node.is_folder() || node.trashed_at.is_some() {
                 return Err(invalid());
             }
-            let path = paths.last().expect("first path pushed").join(node.name);
-            paths.push(path);
+            let path = path.join(node.name.clone());
+            walk.push((self.contents(tx, &node).await?.1, path));
         }
-        Ok(paths)
+        Ok(walk)
     }
 }
 

@@ -12,6 +12,8 @@ use super::{
     Download, Entry, Files, FolderPage, ListCursor, ListFrame, RangeRequest, Target,
     stale_listing_cursor,
 };
+use coffer_domain::sharing::Need;
+
 use crate::ports::{SecretKind, ThrottleKey, Transaction};
 use crate::{AppError, Principal};
 
@@ -80,14 +82,16 @@ impl Files {
             None => None,
         };
         let mut tx = self.ports.uow.begin().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        let target = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
+        let access = self.access(tx.as_mut(), caller.user_id).await?;
+        let target = self.locate_entry(tx.as_mut(), &access, &target).await?;
+        // Publishing content is a change of who can see it: viewers may not.
+        access.require(target.node.namespace, Need::Write)?;
         let secret = self.ports.secrets.generate(SecretKind::Link);
         let link = SharedLink {
             id: LinkId::from_uuid(self.ports.ids.new_id()),
             token_digest: secret.digest,
             owner: caller.user_id,
-            namespace: namespace.id,
+            namespace: target.node.namespace,
             node: target.node.id,
             password,
             expires_at: input.expires_at,
@@ -106,13 +110,13 @@ impl Files {
 
     /// The caller's links, newest first.
     pub async fn list_links(&self, caller: &Principal) -> Result<Vec<LinkListing>, AppError> {
-        let mut tx = self.ports.uow.begin_read().await?;
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
         let links = tx.links().list_for_owner(caller.user_id).await?;
         let mut listings = Vec::with_capacity(links.len());
         for link in links {
             let target = match tx.nodes().get(link.node).await? {
                 Some(node) if node.trashed_at.is_none() => self
-                    .live_path_of(tx.as_mut(), &node)
+                    .view_path_of(tx.as_mut(), &access, &node)
                     .await?
                     .map(|path| Entry { node, path }),
                 _ => None,
@@ -163,7 +167,7 @@ impl Files {
                 if !entry.node.is_folder() {
                     return Err(AppError::NotAllowed("only folders can be listed"));
                 }
-                (entry.node.id, entry.path, None)
+                (entry.node, entry.path, None)
             }
             Some(cursor) => {
                 let [frame] = &cursor.frames[..] else {
@@ -179,10 +183,12 @@ impl Files {
                     .await?
                     .filter(|_| node.is_folder())
                     .ok_or_else(invalid)?;
-                (node.id, path, frame.after.clone())
+                (node, path, frame.after.clone())
             }
         };
-        let children = tx.nodes().children(folder, after.as_deref(), limit).await?;
+        let (_, parent) = self.contents(tx.as_mut(), &folder).await?;
+        let folder = folder.id;
+        let children = tx.nodes().children(parent, after.as_deref(), limit).await?;
         let more = children.len() == limit as usize;
         let last = children.last().map(|c| c.name.key());
         let entries = children
@@ -271,6 +277,18 @@ impl Files {
         if self.live_path_of(tx, &root).await?.is_none() {
             return Err(AppError::NotFound("link target"));
         }
+        // A link lives only as long as its maker reaches what it links to (a member who leaves
+        // a shared folder takes their links into it along).
+        let maker_home = self.home(tx, link.owner).await?.id;
+        if root.namespace != maker_home
+            && tx
+                .members()
+                .get(root.namespace, link.owner)
+                .await?
+                .is_none()
+        {
+            return Err(AppError::NotFound("link target"));
+        }
         Ok((link, root))
     }
 
@@ -297,7 +315,7 @@ impl Files {
         if !root.is_folder() {
             return Err(AppError::NotFound("path"));
         }
-        let mut current = root.id;
+        let (_, mut current) = self.contents(tx, root).await?;
         let mut names = Vec::new();
         let mut found = None;
         for name in path.components() {
@@ -342,6 +360,11 @@ impl Files {
                 return Ok(None);
             }
             names.push(ancestor.name);
+        }
+        // Below the root of the shared folder a linked mount point shows.
+        if root.mount == Some(node.namespace) {
+            names.reverse();
+            return Ok(Some(NodePath::from_names(names)));
         }
         Ok(None)
     }

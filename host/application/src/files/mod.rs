@@ -1,6 +1,7 @@
 //! Use cases on files and folders: upload, download, list, create folders, move, copy, trash,
 //! revisions, and garbage collection of unreferenced content.
 
+mod access;
 mod changes;
 mod content;
 mod links;
@@ -9,6 +10,7 @@ mod maintenance;
 mod organise;
 mod revisions;
 mod search;
+mod shares;
 mod trash;
 mod upload;
 
@@ -26,6 +28,7 @@ pub use links::{IssuedLink, LinkListing, LinkVisit, NewLink};
 pub use locate::Target;
 pub use maintenance::{GcProgress, GcReport};
 pub use search::SearchPage;
+pub use shares::{Member, SharedFolder};
 pub use upload::{Upload, UploadMode, UploadOutcome};
 
 /// The rules an installation sets for storage (from configuration).
@@ -100,7 +103,7 @@ pub struct ListCursor {
 /// One folder of a listing walk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListFrame {
-    /// The folder.
+    /// The folder as the caller sees it (for a shared folder: the mount point).
     pub folder: NodeId,
     /// Name key of the last entry returned from it.
     pub after: Option<String>,

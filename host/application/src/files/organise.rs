@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
-use coffer_domain::files::{Node, NodeId, NodeKind, NodePath, RevisionId};
+use coffer_domain::files::{Node, NodeId, NodeKind, NodeName, NodePath, RevisionId};
 
+use super::access::Access;
+use super::locate::Place;
 use super::{Entry, Files, Target};
 use crate::ports::Transaction;
 use crate::{AppError, Principal};
@@ -23,37 +25,38 @@ impl Files {
             .name()
             .cloned()
             .ok_or(AppError::Conflict("the root folder already exists"))?;
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
-        let (parent, parent_path) = self
-            .folder_at(
-                tx.as_mut(),
-                &namespace,
-                &path.parent().unwrap_or_default(),
-                parents,
-            )
+        let parent_path = path.parent().unwrap_or_default();
+        let (mut tx, access) = self
+            .write_access(caller.user_id, &[&Target::Path(parent_path.clone())])
             .await?;
+        let place = self
+            .folder_at(tx.as_mut(), &access, &parent_path, parents)
+            .await?;
+        access.require_write(place.namespace)?;
         let name = self
-            .free_name(tx.as_mut(), parent, &name, true, autorename, None)
+            .free_name(tx.as_mut(), place.folder, &name, true, autorename, None)
             .await?;
         let node = Node::new(
             NodeId::from_uuid(self.ports.ids.new_id()),
-            namespace.id,
-            parent,
+            place.namespace,
+            place.folder,
             name,
             NodeKind::Folder,
             self.ports.clock.now(),
         );
         tx.nodes().insert(&node).await?;
-        self.record(tx.as_mut(), namespace.id, node.id, None)
+        self.record(tx.as_mut(), place.namespace, node.id, None)
             .await?;
-        self.commit_changes(tx, namespace.id).await?;
+        self.commit_changes(tx, &[place.namespace]).await?;
         Ok(Entry {
-            path: parent_path.join(node.name.clone()),
+            path: place.path.join(node.name.clone()),
             node,
         })
     }
 
-    /// Moves or renames a file or folder: one change, whatever the folder holds.
+    /// Moves or renames a file or folder: one change, whatever the folder holds. Moving into or
+    /// out of a shared folder moves the subtree to that folder's namespace (and its bytes to
+    /// that folder owner's usage).
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn move_entry(
         &self,
@@ -64,35 +67,64 @@ impl Files {
     ) -> Result<Entry, AppError> {
         let from = Target::parse(from)?;
         let to = NodePath::parse(to)?;
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
-        let mut source = self.locate_entry(tx.as_mut(), &namespace, &from).await?;
-        let (parent, parent_path, name) = self
-            .destination(tx.as_mut(), &namespace, &source, &to)
+        let to_parent = Target::Path(to.parent().unwrap_or_default());
+        let (mut tx, access) = self
+            .write_access(caller.user_id, &[&from, &to_parent])
             .await?;
+        let mut source = self.locate_entry(tx.as_mut(), &access, &from).await?;
+        let origin = source.node.namespace;
+        access.require_write(origin)?;
+        let (place, name) = self.destination(tx.as_mut(), &access, &source, &to).await?;
+        access.require_write(place.namespace)?;
+        if place.namespace != access.home.id
+            && self.holds_mount(tx.as_mut(), &access, &source.node).await?
+        {
+            return Err(AppError::NotAllowed(
+                "a shared folder cannot be put inside another shared folder",
+            ));
+        }
         let name = self
             .free_name(
                 tx.as_mut(),
-                parent,
+                place.folder,
                 &name,
                 source.node.is_folder(),
                 autorename,
                 Some(source.node.id),
             )
             .await?;
-        source.node.parent = parent;
+        let before = self
+            .live_path_of(tx.as_mut(), &source.node)
+            .await?
+            .ok_or(AppError::NotFound("path"))?;
+        source.node.parent = place.folder;
         source.node.name = name;
         source.node.modified_at = self.ports.clock.now();
         tx.nodes().update(&source.node).await?;
-        self.record(
-            tx.as_mut(),
-            namespace.id,
-            source.node.id,
-            Some(&source.path),
-        )
-        .await?;
-        self.commit_changes(tx, namespace.id).await?;
+        if place.namespace != origin {
+            let bytes = tx.nodes().subtree_bytes(source.node.id).await?;
+            let origin_owner = self.namespace(tx.as_mut(), origin).await?.owner;
+            let target_owner = self.namespace(tx.as_mut(), place.namespace).await?.owner;
+            if origin_owner != target_owner {
+                let room = self.room_in(tx.as_mut(), place.namespace).await?;
+                Self::check_quota(room, bytes)?;
+            }
+            tx.nodes()
+                .rehome_subtree(source.node.id, place.namespace)
+                .await?;
+            tx.namespaces().add_usage(origin, -(bytes as i64)).await?;
+            tx.namespaces()
+                .add_usage(place.namespace, bytes as i64)
+                .await?;
+            source.node.namespace = place.namespace;
+            self.record(tx.as_mut(), place.namespace, source.node.id, None)
+                .await?;
+        }
+        self.record(tx.as_mut(), origin, source.node.id, Some(&before))
+            .await?;
+        self.commit_changes(tx, &[origin, place.namespace]).await?;
         Ok(Entry {
-            path: parent_path.join(source.node.name.clone()),
+            path: place.path.join(source.node.name.clone()),
             node: source.node,
         })
     }
@@ -109,9 +141,16 @@ impl Files {
     ) -> Result<Entry, AppError> {
         let from = Target::parse(from)?;
         let to = NodePath::parse(to)?;
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
-        let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
-        let source = self.locate_entry(tx.as_mut(), &namespace, &from).await?;
+        let to_parent = Target::Path(to.parent().unwrap_or_default());
+        let (mut tx, access) = self
+            .write_access(caller.user_id, &[&from, &to_parent])
+            .await?;
+        let source = self.locate_entry(tx.as_mut(), &access, &from).await?;
+        if self.holds_mount(tx.as_mut(), &access, &source.node).await? {
+            return Err(AppError::NotAllowed(
+                "a shared folder cannot be copied: copy the folders and files in it instead",
+            ));
+        }
         let limit = self.rules.max_copy_entries;
         let nodes = tx.nodes().subtree(source.node.id, limit + 1).await?;
         if nodes.len() > limit as usize {
@@ -120,14 +159,14 @@ impl Files {
             )));
         }
         let bytes: u64 = nodes.iter().map(|n| n.size().get()).sum();
-        Self::check_quota(&namespace, quota, bytes)?;
-        let (parent, parent_path, name) = self
-            .destination(tx.as_mut(), &namespace, &source, &to)
-            .await?;
+        let (place, name) = self.destination(tx.as_mut(), &access, &source, &to).await?;
+        access.require_write(place.namespace)?;
+        let room = self.room_in(tx.as_mut(), place.namespace).await?;
+        Self::check_quota(room, bytes)?;
         let name = self
             .free_name(
                 tx.as_mut(),
-                parent,
+                place.folder,
                 &name,
                 source.node.is_folder(),
                 autorename,
@@ -141,25 +180,22 @@ impl Files {
         for original in nodes {
             let id = NodeId::from_uuid(self.ports.ids.new_id());
             let is_root = original.id == source.node.id;
-            let mut copy = Node {
+            let mut copy = Node::new(
                 id,
-                namespace: namespace.id,
-                parent: if is_root {
-                    parent
+                place.namespace,
+                if is_root {
+                    place.folder
                 } else {
                     new_ids[&original.parent]
                 },
-                name: if is_root {
+                if is_root {
                     name.clone()
                 } else {
                     original.name.clone()
                 },
-                kind: original.kind,
-                file: None,
-                created_at: now,
-                modified_at: now,
-                trashed_at: None,
-            };
+                original.kind,
+                now,
+            );
             new_ids.insert(original.id, id);
             let revision = match &original.file {
                 Some(file) => {
@@ -184,27 +220,27 @@ impl Files {
             }
         }
         let node = copy_root.expect("the subtree starts with its root");
-        self.record(tx.as_mut(), namespace.id, node.id, None)
+        self.record(tx.as_mut(), place.namespace, node.id, None)
             .await?;
         tx.namespaces()
-            .add_usage(namespace.id, bytes as i64)
+            .add_usage(place.namespace, bytes as i64)
             .await?;
-        self.commit_changes(tx, namespace.id).await?;
+        self.commit_changes(tx, &[place.namespace]).await?;
         Ok(Entry {
-            path: parent_path.join(node.name.clone()),
+            path: place.path.join(node.name.clone()),
             node,
         })
     }
 
-    /// Where a move or copy of `source` to `to` lands: the parent folder (created if missing),
-    /// its path, and the wanted name. A folder cannot go into itself.
+    /// Where a move or copy of `source` to `to` lands: the parent folder (created if missing)
+    /// and the wanted name. A folder cannot go into itself.
     async fn destination(
         &self,
         tx: &mut dyn Transaction,
-        namespace: &coffer_domain::files::Namespace,
+        access: &Access,
         source: &Entry,
         to: &NodePath,
-    ) -> Result<(NodeId, NodePath, coffer_domain::files::NodeName), AppError> {
+    ) -> Result<(Place, NodeName), AppError> {
         let name = to
             .name()
             .cloned()
@@ -215,9 +251,32 @@ impl Files {
                 "a folder cannot be moved or copied into itself",
             ));
         }
-        let (parent, parent_path) = self
-            .folder_at(tx, namespace, &to.parent().unwrap_or_default(), true)
+        let place = self
+            .folder_at(tx, access, &to.parent().unwrap_or_default(), true)
             .await?;
-        Ok((parent, parent_path, name))
+        Ok((place, name))
+    }
+
+    /// Whether `node` is, or (a folder of the caller's home) holds, one of the caller's mount
+    /// points.
+    pub(crate) async fn holds_mount(
+        &self,
+        tx: &mut dyn Transaction,
+        access: &Access,
+        node: &Node,
+    ) -> Result<bool, AppError> {
+        if node.is_mount() {
+            return Ok(true);
+        }
+        if !node.is_folder() || node.namespace != access.home.id {
+            return Ok(false);
+        }
+        for membership in access.memberships() {
+            let ancestors = tx.nodes().ancestors(membership.mount).await?;
+            if ancestors.iter().any(|a| a.id == node.id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

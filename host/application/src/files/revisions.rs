@@ -18,9 +18,8 @@ impl Files {
         limit: u32,
     ) -> Result<(Entry, Vec<Revision>), AppError> {
         let target = Target::parse(target)?;
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        let entry = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        let entry = self.locate_entry(tx.as_mut(), &access, &target).await?;
         if entry.node.is_folder() {
             return Err(AppError::NotAllowed("folders have no revisions"));
         }
@@ -41,9 +40,10 @@ impl Files {
     ) -> Result<UploadOutcome, AppError> {
         let target = Target::parse(target)?;
         let rev = RevisionId::parse_rev(rev)?;
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
-        let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
-        let mut entry = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
+        let (mut tx, access) = self.write_access(caller.user_id, &[&target]).await?;
+        let mut entry = self.locate_entry(tx.as_mut(), &access, &target).await?;
+        let namespace = entry.node.namespace;
+        access.require_write(namespace)?;
         let current = entry
             .node
             .file
@@ -65,16 +65,18 @@ impl Files {
             now,
         );
         let growth = restored.size().get().saturating_sub(current.size.get());
-        Self::check_quota(&namespace, quota, growth)?;
+        let room = self.room_in(tx.as_mut(), namespace).await?;
+        Self::check_quota(room, growth)?;
         self.store_revision(tx.as_mut(), &restored).await?;
         entry.node.file = Some(restored.version());
         entry.node.modified_at = now;
         tx.nodes().update(&entry.node).await?;
-        self.record(tx.as_mut(), namespace.id, entry.node.id, Some(&entry.path))
+        let within = self.live_path_of(tx.as_mut(), &entry.node).await?;
+        self.record(tx.as_mut(), namespace, entry.node.id, within.as_ref())
             .await?;
         let delta = restored.size().get() as i64 - current.size.get() as i64;
-        tx.namespaces().add_usage(namespace.id, delta).await?;
-        self.commit_changes(tx, namespace.id).await?;
+        tx.namespaces().add_usage(namespace, delta).await?;
+        self.commit_changes(tx, &[namespace]).await?;
         Ok(UploadOutcome::Replaced(entry))
     }
 }

@@ -39,12 +39,11 @@ impl Files {
             });
         }
         let limit = limit.clamp(1, super::content::MAX_PAGE);
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
         let under: Option<NodePath> = match under {
             None => None,
             Some(folder) => match self
-                .locate(tx.as_mut(), &namespace, &Target::parse(folder)?)
+                .locate(tx.as_mut(), &access, &Target::parse(folder)?)
                 .await?
             {
                 Located::Root => None,
@@ -55,18 +54,42 @@ impl Files {
             },
         };
 
+        // A merge of each reachable namespace's matches, in (name key, id) order. A batch that
+        // came back full sets a horizon: beyond its last match, that namespace may have more.
+        let namespaces = access.namespaces();
         let mut entries = Vec::new();
         let mut cursor = after;
         loop {
-            let position = cursor.as_ref().map(|(key, id)| (key.as_str(), *id));
-            let batch = tx
-                .nodes()
-                .search(namespace.id, &fragment, position, limit)
-                .await?;
-            let exhausted = batch.len() < limit as usize;
-            for node in batch {
-                cursor = Some((node.name.key(), node.id));
-                let Some(path) = self.live_path_of(tx.as_mut(), &node).await? else {
+            let position = cursor.clone();
+            let mut candidates = Vec::new();
+            let mut horizon: Option<(String, NodeId)> = None;
+            for namespace in &namespaces {
+                let batch = tx
+                    .nodes()
+                    .search(
+                        *namespace,
+                        &fragment,
+                        position.as_ref().map(|(key, id)| (key.as_str(), *id)),
+                        limit,
+                    )
+                    .await?;
+                if batch.len() == limit as usize {
+                    let last = batch.last().map(|n| (n.name.key(), n.id));
+                    horizon = horizon.min(last.clone()).or(last);
+                }
+                candidates.extend(batch);
+            }
+            let mut candidates: Vec<_> = candidates
+                .into_iter()
+                .map(|node| ((node.name.key(), node.id), node))
+                .collect();
+            candidates.sort_by(|a, b| a.0.cmp(&b.0));
+            for (position, node) in candidates {
+                if horizon.as_ref().is_some_and(|h| &position > h) {
+                    break;
+                }
+                cursor = Some(position);
+                let Some(path) = self.view_path_of(tx.as_mut(), &access, &node).await? else {
                     continue;
                 };
                 let below = under
@@ -82,7 +105,7 @@ impl Files {
                     }
                 }
             }
-            if exhausted {
+            if horizon.is_none() {
                 return Ok(SearchPage {
                     entries,
                     next_after: None,

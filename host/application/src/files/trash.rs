@@ -1,32 +1,43 @@
 //! The trash: delete, list, restore, delete for good.
 
 use coffer_domain::Timestamp;
-use coffer_domain::files::{NodeId, NodePath};
+use coffer_domain::files::{Node, NodeId, NodePath};
+use coffer_domain::sharing::Need;
 
 use super::{Entry, Files, Target, TrashPage, TrashedEntry};
 use crate::{AppError, Principal};
 
 impl Files {
     /// Moves a file or folder to the trash: one change, whatever the folder holds. Its bytes stop
-    /// counting against the quota.
+    /// counting against the quota. A shared folder's mount point cannot be trashed: its members
+    /// leave it, its owner unshares it.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn delete(&self, caller: &Principal, target: &str) -> Result<Entry, AppError> {
         let target = Target::parse(target)?;
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
-        let mut entry = self.locate_entry(tx.as_mut(), &namespace, &target).await?;
+        let (mut tx, access) = self.write_access(caller.user_id, &[&target]).await?;
+        let mut entry = self.locate_entry(tx.as_mut(), &access, &target).await?;
+        let namespace = entry.node.namespace;
+        access.require_write(namespace)?;
+        if self.holds_mount(tx.as_mut(), &access, &entry.node).await? {
+            return Err(AppError::NotAllowed(
+                "a shared folder cannot be moved to the trash: leave it or unshare it instead",
+            ));
+        }
+        let before = self.live_path_of(tx.as_mut(), &entry.node).await?;
         let bytes = tx.nodes().subtree_bytes(entry.node.id).await?;
         entry.node.trashed_at = Some(self.ports.clock.now());
         tx.nodes().update(&entry.node).await?;
-        self.record(tx.as_mut(), namespace.id, entry.node.id, Some(&entry.path))
+        self.record(tx.as_mut(), namespace, entry.node.id, before.as_ref())
             .await?;
         tx.namespaces()
-            .add_usage(namespace.id, -(bytes as i64))
+            .add_usage(namespace, -(bytes as i64))
             .await?;
-        self.commit_changes(tx, namespace.id).await?;
+        self.commit_changes(tx, &[namespace]).await?;
         Ok(entry)
     }
 
-    /// The caller's trash, most recently trashed first.
+    /// The caller's trash, most recently trashed first: what was trashed in their home and in
+    /// the shared folders they may change.
     pub async fn list_trash(
         &self,
         caller: &Principal,
@@ -34,18 +45,28 @@ impl Files {
         limit: u32,
     ) -> Result<TrashPage, AppError> {
         let limit = limit.clamp(1, super::content::MAX_PAGE);
-        let mut tx = self.ports.uow.begin_read().await?;
-        let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-        let nodes = tx.nodes().trashed(namespace.id, after, limit + 1).await?;
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        let mut nodes: Vec<Node> = Vec::new();
+        for namespace in access.namespaces() {
+            if access.require(namespace, Need::Write).is_err() {
+                continue;
+            }
+            nodes.extend(tx.nodes().trashed(namespace, after, limit + 1).await?);
+        }
+        nodes.sort_by_key(|n| std::cmp::Reverse((n.trashed_at, n.id)));
         let more = nodes.len() > limit as usize;
         let mut items = Vec::with_capacity(nodes.len().min(limit as usize));
         for node in nodes.into_iter().take(limit as usize) {
             let ancestors = tx.nodes().ancestors(node.id).await?;
             let mut names: Vec<_> = ancestors.into_iter().rev().map(|a| a.name).collect();
             names.push(node.name.clone());
+            let mount = self
+                .mount_path(tx.as_mut(), &access, node.namespace)
+                .await?
+                .unwrap_or_default();
             items.push(TrashedEntry {
+                original_path: mount.concat(&NodePath::from_names(names)),
                 node,
-                original_path: NodePath::from_names(names),
             });
         }
         let next_after = more
@@ -64,14 +85,11 @@ impl Files {
         id: NodeId,
         autorename: bool,
     ) -> Result<Entry, AppError> {
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
-        let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
-        let mut node = tx
-            .nodes()
-            .get(id)
-            .await?
-            .filter(|n| n.namespace == namespace.id && n.trashed_at.is_some())
-            .ok_or(AppError::NotFound("trashed item"))?;
+        let (mut tx, access) = self
+            .write_access(caller.user_id, &[&Target::Id(id)])
+            .await?;
+        let mut node = self.trashed_item(tx.as_mut(), &access, id).await?;
+        let namespace = node.namespace;
         let ancestors = tx.nodes().ancestors(id).await?;
         if ancestors.iter().any(|a| a.trashed_at.is_some()) {
             return Err(AppError::Conflict(
@@ -79,7 +97,8 @@ impl Files {
             ));
         }
         let bytes = tx.nodes().subtree_bytes(id).await?;
-        Self::check_quota(&namespace, quota, bytes)?;
+        let room = self.room_in(tx.as_mut(), namespace).await?;
+        Self::check_quota(room, bytes)?;
         node.name = self
             .free_name(
                 tx.as_mut(),
@@ -92,46 +111,39 @@ impl Files {
             .await?;
         node.trashed_at = None;
         tx.nodes().update(&node).await?;
-        self.record(tx.as_mut(), namespace.id, node.id, None)
-            .await?;
-        tx.namespaces()
-            .add_usage(namespace.id, bytes as i64)
-            .await?;
-        self.commit_changes(tx, namespace.id).await?;
-        let mut names: Vec<_> = ancestors.into_iter().rev().map(|a| a.name).collect();
-        names.push(node.name.clone());
-        Ok(Entry {
-            node,
-            path: NodePath::from_names(names),
-        })
+        self.record(tx.as_mut(), namespace, node.id, None).await?;
+        tx.namespaces().add_usage(namespace, bytes as i64).await?;
+        let path = self
+            .view_path_of(tx.as_mut(), &access, &node)
+            .await?
+            .unwrap_or_else(|| NodePath::from_names(vec![node.name.clone()]));
+        self.commit_changes(tx, &[namespace]).await?;
+        Ok(Entry { node, path })
     }
 
     /// Deletes a trashed item for good. Its content is freed by garbage collection.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn delete_permanently(&self, caller: &Principal, id: NodeId) -> Result<(), AppError> {
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
-        tx.nodes()
-            .get(id)
-            .await?
-            .filter(|n| n.namespace == namespace.id && n.trashed_at.is_some())
-            .ok_or(AppError::NotFound("trashed item"))?;
+        let (mut tx, access) = self
+            .write_access(caller.user_id, &[&Target::Id(id)])
+            .await?;
+        self.trashed_item(tx.as_mut(), &access, id).await?;
         tx.nodes().delete_subtree(id).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes everything in the caller's trash for good; returns how many items.
+    /// Deletes everything trashed in the caller's home for good (items trashed in shared
+    /// folders are deleted one by one); returns how many items.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn empty_trash(&self, caller: &Principal) -> Result<u64, AppError> {
-        let (mut tx, namespace) = self.write_home(caller.user_id).await?;
+        let (mut tx, access) = self.write_access(caller.user_id, &[]).await?;
         let mut emptied = 0;
         loop {
-            let batch = tx.nodes().trashed(namespace.id, None, 500).await?;
+            let batch = tx.nodes().trashed(access.home.id, None, 500).await?;
             if batch.is_empty() {
                 break;
             }
-            // Every listed item counts, including one inside a trashed folder deleted just
-            // before it: the caller saw both in the trash.
             for node in batch {
                 tx.nodes().delete_subtree(node.id).await?;
                 emptied += 1;
@@ -139,5 +151,22 @@ impl Files {
         }
         tx.commit().await?;
         Ok(emptied)
+    }
+
+    /// A node trashed itself, in a namespace the caller may change.
+    async fn trashed_item(
+        &self,
+        tx: &mut dyn crate::ports::Transaction,
+        access: &super::access::Access,
+        id: NodeId,
+    ) -> Result<Node, AppError> {
+        let node = tx
+            .nodes()
+            .get(id)
+            .await?
+            .filter(|n| n.trashed_at.is_some() && access.role(n.namespace).is_some())
+            .ok_or(AppError::NotFound("trashed item"))?;
+        access.require_write(node.namespace)?;
+        Ok(node)
     }
 }

@@ -7,9 +7,10 @@ use coffer_domain::account::ByteCount;
 use coffer_domain::files::{
     BlockHash, ContentHash, Node, NodeId, NodeKind, Revision, RevisionId, WriteMode, WriteOutcome,
 };
+use coffer_domain::sharing::Need;
 use futures_util::TryStreamExt;
 
-use super::locate::Located;
+use super::locate::{Located, Room};
 use super::{Entry, Files, Target};
 use crate::ports::{ByteStream, Transaction};
 use crate::{AppError, Principal};
@@ -108,26 +109,31 @@ impl Files {
 
         // Refuse what cannot fit before reading the body. A file this upload may replace frees
         // its bytes, so only growth counts.
-        let (namespace, quota, replaceable) = {
-            let mut tx = self.ports.uow.begin_read().await?;
-            let namespace = self.home(tx.as_mut(), caller.user_id).await?;
-            let quota = self.quota_of(tx.as_mut(), caller.user_id).await?;
+        // A viewer's upload is refused here too, before the body is read.
+        let parent_path = path.parent().unwrap_or_default();
+        let (room, replaceable) = {
+            let (mut tx, access) = self.read_access(caller.user_id).await?;
+            let namespace = self
+                .namespace_hint(tx.as_mut(), &access, &Target::Path(parent_path.clone()))
+                .await?;
+            access.require(namespace, Need::Write)?;
+            let room = self.room_in(tx.as_mut(), namespace).await?;
             let replaceable = match (
                 mode,
-                self.locate(tx.as_mut(), &namespace, &Target::Path(path.clone()))
+                self.locate(tx.as_mut(), &access, &Target::Path(path.clone()))
                     .await,
             ) {
                 (WriteMode::Add, _) => 0,
                 (_, Ok(Located::Entry(entry))) => entry.node.size().get(),
                 _ => 0,
             };
-            (namespace, quota, replaceable)
+            (room, replaceable)
         };
         if let Some(length) = input.length {
-            Self::check_quota(&namespace, quota, length.saturating_sub(replaceable))?;
+            Self::check_quota(room, length.saturating_sub(replaceable))?;
         }
 
-        let ingested = self.ingest(content, &namespace, quota, replaceable).await?;
+        let ingested = self.ingest(content, room, replaceable).await?;
         let actual = ContentHash::of_blocks(&ingested.blocks);
         if let Some(expected) = expected.filter(|e| *e != actual) {
             return Err(AppError::ContentHashMismatch {
@@ -142,12 +148,14 @@ impl Files {
             )));
         }
 
-        let mut tx = self.ports.uow.begin().await?;
-        let namespace = tx.namespaces().lock(namespace.id).await?;
-        let parent_path = path.parent().unwrap_or_default();
-        let (parent, parent_path) = self
-            .folder_at(tx.as_mut(), &namespace, &parent_path, true)
+        let (mut tx, access) = self
+            .write_access(caller.user_id, &[&Target::Path(parent_path.clone())])
             .await?;
+        let place = self
+            .folder_at(tx.as_mut(), &access, &parent_path, true)
+            .await?;
+        access.require_write(place.namespace)?;
+        let (namespace, parent, parent_path) = (place.namespace, place.folder, place.path);
         let existing = tx.nodes().child(parent, &name.key()).await?;
         let now = self.ports.clock.now();
         let client_modified = input.client_modified.unwrap_or(now);
@@ -176,7 +184,7 @@ impl Files {
                     .await?;
                 let node = Node::new(
                     NodeId::from_uuid(self.ports.ids.new_id()),
-                    namespace.id,
+                    namespace,
                     parent,
                     name,
                     NodeKind::File,
@@ -186,7 +194,8 @@ impl Files {
             }
         };
         let growth = ingested.size.saturating_sub(old_size);
-        Self::check_quota(&namespace, quota, growth)?;
+        let room = self.room_in(tx.as_mut(), namespace).await?;
+        Self::check_quota(room, growth)?;
 
         let revision = Revision::new(
             RevisionId::from_uuid(self.ports.ids.new_id()),
@@ -202,18 +211,18 @@ impl Files {
         let path = parent_path.join(node.name.clone());
         if created {
             tx.nodes().insert(&node).await?;
-            self.record(tx.as_mut(), namespace.id, node.id, None)
-                .await?;
+            self.record(tx.as_mut(), namespace, node.id, None).await?;
         } else {
+            let within = self.live_path_of(tx.as_mut(), &node).await?;
             tx.nodes().update(&node).await?;
-            self.record(tx.as_mut(), namespace.id, node.id, Some(&path))
+            self.record(tx.as_mut(), namespace, node.id, within.as_ref())
                 .await?;
         }
         self.store_revision(tx.as_mut(), &revision).await?;
         tx.namespaces()
-            .add_usage(namespace.id, ingested.size as i64 - old_size as i64)
+            .add_usage(namespace, ingested.size as i64 - old_size as i64)
             .await?;
-        self.commit_changes(tx, namespace.id).await?;
+        self.commit_changes(tx, &[namespace]).await?;
         tracing::info!(node = %node.id, size = ingested.size, created, "file stored");
         let entry = Entry { path, node };
         Ok(if created {
@@ -229,8 +238,7 @@ impl Files {
     async fn ingest(
         &self,
         content: ByteStream,
-        namespace: &coffer_domain::files::Namespace,
-        quota: ByteCount,
+        room: Room,
         replaceable: u64,
     ) -> Result<Ingested, AppError> {
         let mut size = 0u64;
@@ -240,7 +248,6 @@ impl Files {
             self.ports.clock.clone(),
             self.ports.blobs.clone(),
         );
-        let namespace = namespace.clone();
         // Boxed as `dyn Stream + Send`: erasing the combinators' closure types lets the
         // compiler prove `Send` here rather than fail to in every caller.
         let stored: StoredBlocks = Box::pin(
@@ -250,8 +257,7 @@ impl Files {
                 .map_err(AppError::from)
                 .and_then(move |block| {
                     size += u64::from(block.len);
-                    let within_quota =
-                        Self::check_quota(&namespace, quota, size.saturating_sub(replaceable));
+                    let within_quota = Self::check_quota(room, size.saturating_sub(replaceable));
                     let (uow, clock) = (uow.clone(), clock.clone());
                     async move {
                         within_quota?;

@@ -8,9 +8,9 @@ mod services;
 pub use content::{BlobStore, BlockHasher, BlockStream, ByteStream, ContentError, HashedBlock};
 
 pub use repositories::{
-    BlockRepository, ChangeRepository, InviteRepository, LinkRepository, NamespaceRepository,
-    NodeRepository, RepositoryError, RevisionRepository, TokenRepository, Transaction, UnitOfWork,
-    UserRepository,
+    BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
+    NamespaceRepository, NodeRepository, RepositoryError, RevisionRepository, TokenRepository,
+    Transaction, UnitOfWork, UserRepository,
 };
 pub use services::{
     ChangeNotifier, Clock, IdGenerator, IssuedSecret, LoginThrottle, PasswordHasher,

@@ -4,7 +4,7 @@ use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, U
 use coffer_domain::files::{
     BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
 };
-use coffer_domain::sharing::{LinkId, SharedLink};
+use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
 use thiserror::Error;
 
 use crate::InfrastructureError;
@@ -53,6 +53,8 @@ pub trait Transaction: Send {
     fn links(&mut self) -> &mut dyn LinkRepository;
     /// The change journal.
     fn changes(&mut self) -> &mut dyn ChangeRepository;
+    /// Members of shared folders.
+    fn members(&mut self) -> &mut dyn MemberRepository;
     /// Makes every change of this transaction durable, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -130,6 +132,11 @@ pub trait NamespaceRepository: Send {
     ) -> Result<(), RepositoryError>;
     /// A user's home namespace.
     async fn home_of(&mut self, user: UserId) -> Result<Option<Namespace>, RepositoryError>;
+    /// A namespace by id.
+    async fn get(&mut self, id: NamespaceId) -> Result<Option<Namespace>, RepositoryError>;
+    /// Deletes a namespace with everything still in it (its root, its journal, its members and
+    /// their mount points).
+    async fn delete(&mut self, id: NamespaceId) -> Result<(), RepositoryError>;
     /// Reads a namespace and keeps other writers of it out until this transaction ends, so that
     /// decisions on its content and usage (conflicts, quota) hold at commit.
     async fn lock(&mut self, id: NamespaceId) -> Result<Namespace, RepositoryError>;
@@ -145,7 +152,7 @@ pub trait NamespaceRepository: Send {
 pub trait NodeRepository: Send {
     /// Adds a node; `Conflict("name")` if a live sibling has the same name key.
     async fn insert(&mut self, node: &Node) -> Result<(), RepositoryError>;
-    /// Saves a node's parent, name, current file version, times and trash state;
+    /// Saves a node's parent, name, current file version, times, trash state and mount;
     /// `Conflict("name")` if that collides with a live sibling.
     async fn update(&mut self, node: &Node) -> Result<(), RepositoryError>;
     /// A node (never a namespace root).
@@ -195,6 +202,16 @@ pub trait NodeRepository: Send {
         after: Option<(&str, NodeId)>,
         limit: u32,
     ) -> Result<Vec<Node>, RepositoryError>;
+    /// Gives every child of `from` (trashed ones too) the parent `to`, keeping names. `to` must
+    /// have no live children whose names clash (a fresh namespace root, or an emptied folder).
+    async fn move_children(&mut self, from: NodeId, to: NodeId) -> Result<(), RepositoryError>;
+    /// Moves the subtree at `id` (itself and every descendant, trashed ones too) and the links
+    /// to its nodes into `namespace`; returns how many nodes moved.
+    async fn rehome_subtree(
+        &mut self,
+        id: NodeId,
+        namespace: NamespaceId,
+    ) -> Result<u64, RepositoryError>;
     /// Deletes the subtree at `id` for good, with its revisions; returns how many nodes.
     async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError>;
 }
@@ -288,4 +305,38 @@ pub trait ChangeRepository: Send {
     async fn position(&mut self, namespace: NamespaceId) -> Result<(u64, u64), RepositoryError>;
     /// Deletes changes made before `cutoff` (raising each namespace's floor); returns how many.
     async fn prune_before(&mut self, cutoff: Timestamp) -> Result<u64, RepositoryError>;
+}
+
+/// Members of shared folders: who may reach which shared namespace, in what role, and where
+/// each member mounted it.
+#[async_trait]
+pub trait MemberRepository: Send {
+    /// Adds a member; `Conflict("member")` if they already are one.
+    async fn insert(&mut self, membership: &Membership) -> Result<(), RepositoryError>;
+    /// Changes a member's role.
+    async fn set_role(
+        &mut self,
+        namespace: NamespaceId,
+        user: UserId,
+        role: Role,
+    ) -> Result<(), RepositoryError>;
+    /// Removes a member (not their mount point); false if they were none.
+    async fn delete(
+        &mut self,
+        namespace: NamespaceId,
+        user: UserId,
+    ) -> Result<bool, RepositoryError>;
+    /// A user's membership of a namespace.
+    async fn get(
+        &mut self,
+        namespace: NamespaceId,
+        user: UserId,
+    ) -> Result<Option<Membership>, RepositoryError>;
+    /// Every shared folder a user is a member of, oldest membership first.
+    async fn of_user(&mut self, user: UserId) -> Result<Vec<Membership>, RepositoryError>;
+    /// Every member of a shared folder, owner first, then by joining time.
+    async fn of_namespace(
+        &mut self,
+        namespace: NamespaceId,
+    ) -> Result<Vec<Membership>, RepositoryError>;
 }

@@ -10,7 +10,7 @@ pub use change::Change;
 pub use content::{BLOCK_SIZE, BlockHash, ContentHash};
 pub use name::{NodeName, name_key};
 pub use node::{
-    FileVersion, Namespace, NamespaceId, Node, NodeId, NodeKind, Revision, RevisionId, WriteMode,
-    WriteOutcome,
+    FileVersion, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, Revision,
+    RevisionId, WriteMode, WriteOutcome,
 };
 pub use path::NodePath;

@@ -72,11 +72,22 @@ impl RevisionId {
     }
 }
 
+/// Whose tree a namespace is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamespaceKind {
+    /// A user's own tree (one per user).
+    Home,
+    /// A shared folder's tree, mounted in each member's home.
+    Shared,
+}
+
 /// A namespace: the root folder of a tree, its owner, and the bytes its live files use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
     /// The namespace.
     pub id: NamespaceId,
+    /// A home or a shared folder.
+    pub kind: NamespaceKind,
     /// Whose quota its files count against.
     pub owner: UserId,
     /// Its root folder (never listed as an entry itself).
@@ -128,6 +139,9 @@ pub struct Node {
     pub modified_at: Timestamp,
     /// Set when it was moved to the trash (its descendants stay as they were, hidden with it).
     pub trashed_at: Option<Timestamp>,
+    /// For a folder that is the mount point of a shared folder: that folder's namespace, whose
+    /// root holds the content (the mount point itself has no children).
+    pub mount: Option<NamespaceId>,
 }
 
 impl Node {
@@ -151,6 +165,7 @@ impl Node {
             created_at: now,
             modified_at: now,
             trashed_at: None,
+            mount: None,
         }
     }
 
@@ -161,6 +176,10 @@ impl Node {
     /// Whether this is a folder.
     pub fn is_folder(&self) -> bool {
         self.kind == NodeKind::Folder
+    }
+    /// Whether this is the mount point of a shared folder.
+    pub fn is_mount(&self) -> bool {
+        self.mount.is_some()
     }
 }
 
@@ -349,6 +368,7 @@ mod tests {
             created_at: Timestamp::default(),
             modified_at: Timestamp::default(),
             trashed_at: None,
+            mount: None,
         }
     }
 

@@ -73,6 +73,19 @@ impl NodePath {
         Self(names)
     }
 
+    /// This path followed by every component of `rest` (a path relative to this one).
+    pub fn concat(&self, rest: &NodePath) -> NodePath {
+        let mut names = self.0.clone();
+        names.extend(rest.0.iter().cloned());
+        Self(names)
+    }
+
+    /// `other` relative to this path, if it is this path or lies below it.
+    pub fn strip(&self, other: &NodePath) -> Option<NodePath> {
+        self.contains(other)
+            .then(|| Self(other.0[self.0.len()..].to_vec()))
+    }
+
     /// Whether `other` is this path or lies below it (compared by name keys).
     pub fn contains(&self, other: &NodePath) -> bool {
         self.0.len() <= other.0.len()
@@ -111,6 +124,19 @@ mod tests {
         assert_eq!(path.parent().unwrap().to_string(), "/Documents");
         assert_eq!(NodePath::root().to_string(), "/");
         assert!(NodePath::root().parent().is_none());
+    }
+
+    #[test]
+    fn paths_concatenate_and_strip_prefixes_by_name_key() {
+        let mount = NodePath::parse("/Team/Shared").unwrap();
+        let inner = NodePath::parse("/Docs/a.txt").unwrap();
+        let full = mount.concat(&inner);
+        assert_eq!(full.to_string(), "/Team/Shared/Docs/a.txt");
+        let other_case = NodePath::parse("/team/SHARED/Docs/a.txt").unwrap();
+        assert_eq!(mount.strip(&other_case).unwrap().to_string(), "/Docs/a.txt");
+        assert!(mount.strip(&mount).unwrap().is_root());
+        assert!(mount.strip(&NodePath::parse("/Team").unwrap()).is_none());
+        assert_eq!(NodePath::root().concat(&inner), inner);
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! Sharing: links that give people without an account access to a file or folder.
+//! Sharing: folders shared between accounts, and links that give people without an account
+//! access to a file or folder.
 
+mod folder;
 mod link;
 
+pub use folder::{Membership, Need, Role};
 pub use link::{LinkId, LinkState, SharedLink};

@@ -53,31 +53,34 @@ pub const UPDATE_INVITE: &str = "UPDATE invites SET accepted_by = $2 WHERE id = 
 macro_rules! node_columns {
     () => {
         "n.id, n.namespace_id, n.parent_id, n.name, n.is_folder, n.revision_id, n.size, \
-         n.content_hash, n.client_modified, n.created_at, n.modified_at, n.trashed_at"
+         n.content_hash, n.client_modified, n.created_at, n.modified_at, n.trashed_at, \
+         n.mount_namespace_id"
     };
 }
 
 pub const INSERT_NAMESPACE: &str = "INSERT INTO namespaces \
-    (id, owner_id, kind, root_id, used_bytes, created_at) VALUES ($1, $2, 'home', $3, $4, $5)";
+    (id, owner_id, kind, root_id, used_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 pub const INSERT_ROOT_NODE: &str = "INSERT INTO nodes \
     (id, namespace_id, parent_id, name, name_key, is_folder, created_at, modified_at) \
     VALUES ($1, $2, NULL, '', '', TRUE, $3, $3)";
-pub const HOME_NAMESPACE: &str = "SELECT id, owner_id, root_id, used_bytes FROM namespaces WHERE owner_id = $1 AND kind = 'home'";
+pub const HOME_NAMESPACE: &str = "SELECT id, kind, owner_id, root_id, used_bytes FROM namespaces \
+    WHERE owner_id = $1 AND kind = 'home'";
 pub const SELECT_NAMESPACE: &str =
-    "SELECT id, owner_id, root_id, used_bytes FROM namespaces WHERE id = $1";
+    "SELECT id, kind, owner_id, root_id, used_bytes FROM namespaces WHERE id = $1";
 pub const SELECT_NAMESPACE_FOR_UPDATE: &str =
-    "SELECT id, owner_id, root_id, used_bytes FROM namespaces WHERE id = $1 FOR UPDATE";
+    "SELECT id, kind, owner_id, root_id, used_bytes FROM namespaces WHERE id = $1 FOR UPDATE";
+pub const DELETE_NAMESPACE: &str = "DELETE FROM namespaces WHERE id = $1";
 pub const ADD_USAGE: &str = "UPDATE namespaces SET used_bytes = used_bytes + $2 WHERE id = $1";
 pub const USAGE_OF_OWNER: &str =
     "SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) FROM namespaces WHERE owner_id = $1";
 
 pub const INSERT_NODE: &str = "INSERT INTO nodes \
     (id, namespace_id, parent_id, name, name_key, is_folder, revision_id, size, content_hash, \
-     client_modified, created_at, modified_at, trashed_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+     client_modified, created_at, modified_at, trashed_at, mount_namespace_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 pub const UPDATE_NODE: &str = "UPDATE nodes SET parent_id = $2, name = $3, name_key = $4, \
     revision_id = $5, size = $6, content_hash = $7, client_modified = $8, modified_at = $9, \
-    trashed_at = $10 WHERE id = $1";
+    trashed_at = $10, mount_namespace_id = $11 WHERE id = $1";
 pub const GET_NODE: &str = concat!(
     "SELECT ",
     node_columns!(),
@@ -123,7 +126,8 @@ pub const SUBTREE: &str = concat!(
          WHERE c.trashed_at IS NULL) \
      SELECT ",
     node_columns!(),
-    " FROM nodes n JOIN sub ON n.id = sub.id ORDER BY sub.depth, n.name_key LIMIT $2"
+    " FROM nodes n JOIN sub ON n.id = sub.id WHERE n.parent_id IS NOT NULL \
+      ORDER BY sub.depth, n.name_key LIMIT $2"
 );
 pub const TRASHED: &str = concat!(
     "SELECT ",
@@ -160,6 +164,17 @@ pub const SEARCH_NODES_AFTER: &str = concat!(
       AND (n.name_key > $3 OR (n.name_key = $3 AND n.id > $4)) \
       ORDER BY n.name_key, n.id LIMIT $5"
 );
+pub const MOVE_CHILDREN: &str = "UPDATE nodes SET parent_id = $2 WHERE parent_id = $1";
+pub const REHOME_SUBTREE: &str = "WITH RECURSIVE sub(id) AS ( \
+         SELECT id FROM nodes WHERE id = $1 \
+         UNION ALL \
+         SELECT c.id FROM nodes c JOIN sub ON c.parent_id = sub.id) \
+     UPDATE nodes SET namespace_id = $2 WHERE id IN (SELECT id FROM sub)";
+pub const REHOME_LINKS: &str = "WITH RECURSIVE sub(id) AS ( \
+         SELECT id FROM nodes WHERE id = $1 \
+         UNION ALL \
+         SELECT c.id FROM nodes c JOIN sub ON c.parent_id = sub.id) \
+     UPDATE shared_links SET namespace_id = $2 WHERE node_id IN (SELECT id FROM sub)";
 pub const DELETE_SUBTREE: &str = "WITH RECURSIVE sub(id) AS ( \
          SELECT id FROM nodes WHERE id = $1 \
          UNION ALL \
@@ -225,3 +240,37 @@ pub const JOURNAL_POSITION: &str = "SELECT change_seq, journal_floor FROM namesp
 pub const PRUNE_CHANGES: &str = "DELETE FROM changes WHERE changed_at < $1";
 pub const RAISE_JOURNAL_FLOORS: &str = "UPDATE namespaces SET journal_floor = COALESCE( \
     (SELECT MIN(c.seq) - 1 FROM changes c WHERE c.namespace_id = namespaces.id), change_seq)";
+
+// --- shared folders ----------------------------------------------------------------------------
+
+macro_rules! member_columns {
+    () => {
+        "namespace_id, user_id, role, mount_node_id, joined_at"
+    };
+}
+
+pub const INSERT_MEMBER: &str = concat!(
+    "INSERT INTO shared_folder_members (",
+    member_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5)"
+);
+pub const SET_MEMBER_ROLE: &str =
+    "UPDATE shared_folder_members SET role = $3 WHERE namespace_id = $1 AND user_id = $2";
+pub const DELETE_MEMBER: &str =
+    "DELETE FROM shared_folder_members WHERE namespace_id = $1 AND user_id = $2";
+pub const GET_MEMBER: &str = concat!(
+    "SELECT ",
+    member_columns!(),
+    " FROM shared_folder_members WHERE namespace_id = $1 AND user_id = $2"
+);
+pub const MEMBERS_OF_USER: &str = concat!(
+    "SELECT ",
+    member_columns!(),
+    " FROM shared_folder_members WHERE user_id = $1 ORDER BY joined_at, namespace_id"
+);
+pub const MEMBERS_OF_NAMESPACE: &str = concat!(
+    "SELECT ",
+    member_columns!(),
+    " FROM shared_folder_members WHERE namespace_id = $1 \
+      ORDER BY CASE WHEN role = 'owner' THEN 0 ELSE 1 END, joined_at, user_id"
+);

@@ -124,8 +124,8 @@ impl InviteRow {
 // --- files -------------------------------------------------------------------------------------
 
 use coffer_domain::files::{
-    BlockHash, ContentHash, FileVersion, Namespace, NamespaceId, Node, NodeId, NodeKind, NodeName,
-    Revision, RevisionId,
+    BlockHash, ContentHash, FileVersion, Namespace, NamespaceId, NamespaceKind, Node, NodeId,
+    NodeKind, NodeName, Revision, RevisionId,
 };
 
 fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32], RepositoryError> {
@@ -143,6 +143,7 @@ fn byte_count(value: i64) -> Result<ByteCount, RepositoryError> {
 #[derive(sqlx::FromRow)]
 pub struct NamespaceRow {
     id: Uuid,
+    kind: String,
     owner_id: Uuid,
     root_id: Uuid,
     used_bytes: i64,
@@ -152,6 +153,11 @@ impl NamespaceRow {
     pub fn into_namespace(self) -> Result<Namespace, RepositoryError> {
         Ok(Namespace {
             id: NamespaceId::from_uuid(self.id),
+            kind: match self.kind.as_str() {
+                "home" => NamespaceKind::Home,
+                "shared" => NamespaceKind::Shared,
+                _ => return Err(corrupt("namespace kind")),
+            },
             owner: UserId::from_uuid(self.owner_id),
             root: NodeId::from_uuid(self.root_id),
             used: byte_count(self.used_bytes)?,
@@ -174,6 +180,7 @@ pub struct NodeRow {
     created_at: i64,
     modified_at: i64,
     trashed_at: Option<i64>,
+    mount_namespace_id: Option<Uuid>,
 }
 
 impl NodeRow {
@@ -210,6 +217,7 @@ impl NodeRow {
             created_at: timestamp(self.created_at)?,
             modified_at: timestamp(self.modified_at)?,
             trashed_at: self.trashed_at.map(timestamp).transpose()?,
+            mount: self.mount_namespace_id.map(NamespaceId::from_uuid),
         })
     }
 }
@@ -284,7 +292,7 @@ pub fn block_hash(bytes: Vec<u8>) -> Result<BlockHash, RepositoryError> {
 
 // --- shared links ------------------------------------------------------------------------------
 
-use coffer_domain::sharing::{LinkId, SharedLink};
+use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
 
 /// A row of `shared_links`.
 #[derive(sqlx::FromRow)]
@@ -341,6 +349,36 @@ impl ChangeRow {
                 .transpose()
                 .map_err(|_| corrupt("change path"))?,
             at: timestamp(self.changed_at)?,
+        })
+    }
+}
+
+/// The `kind` column of a namespace.
+pub fn namespace_kind(namespace: &Namespace) -> &'static str {
+    match namespace.kind {
+        NamespaceKind::Home => "home",
+        NamespaceKind::Shared => "shared",
+    }
+}
+
+/// A row of `shared_folder_members`.
+#[derive(sqlx::FromRow)]
+pub struct MemberRow {
+    namespace_id: Uuid,
+    user_id: Uuid,
+    role: String,
+    mount_node_id: Uuid,
+    joined_at: i64,
+}
+
+impl MemberRow {
+    pub fn into_membership(self) -> Result<Membership, RepositoryError> {
+        Ok(Membership {
+            namespace: NamespaceId::from_uuid(self.namespace_id),
+            user: UserId::from_uuid(self.user_id),
+            role: Role::parse(&self.role).map_err(|_| corrupt("member role"))?,
+            mount: NodeId::from_uuid(self.mount_node_id),
+            joined_at: timestamp(self.joined_at)?,
         })
     }
 }

@@ -4,22 +4,22 @@
 use async_trait::async_trait;
 use coffer_application::InfrastructureError;
 use coffer_application::ports::{
-    BlockRepository, ChangeRepository, InviteRepository, LinkRepository, NamespaceRepository,
-    NodeRepository, RepositoryError, RevisionRepository, TokenRepository, Transaction,
-    UserRepository,
+    BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
+    NamespaceRepository, NodeRepository, RepositoryError, RevisionRepository, TokenRepository,
+    Transaction, UserRepository,
 };
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
 use coffer_domain::files::{
     BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
 };
-use coffer_domain::sharing::{LinkId, SharedLink};
+use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
 use uuid::Uuid;
 
 use crate::queries::*;
 use crate::rows::{
-    ChangeRow, InviteRow, LinkRow, NamespaceRow, NodeRow, RevisionRow, TokenRow, UserRow,
-    block_hash, file_columns, micros, quota_column,
+    ChangeRow, InviteRow, LinkRow, MemberRow, NamespaceRow, NodeRow, RevisionRow, TokenRow,
+    UserRow, block_hash, file_columns, micros, namespace_kind, quota_column,
 };
 
 /// Any database error, as the port's backend error.
@@ -89,6 +89,9 @@ macro_rules! sql_transaction {
                 self
             }
             fn changes(&mut self) -> &mut dyn ChangeRepository {
+                self
+            }
+            fn members(&mut self) -> &mut dyn MemberRepository {
                 self
             }
             async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -303,6 +306,7 @@ macro_rules! sql_transaction {
                 sqlx::query(INSERT_NAMESPACE)
                     .bind(namespace.id.as_uuid())
                     .bind(namespace.owner.as_uuid())
+                    .bind(namespace_kind(namespace))
                     .bind(namespace.root.as_uuid())
                     .bind(namespace.used.get() as i64)
                     .bind(micros(now))
@@ -328,6 +332,23 @@ macro_rules! sql_transaction {
                     NamespaceRow::into_namespace,
                 )
                 .await
+            }
+
+            async fn get(&mut self, id: NamespaceId) -> Result<Option<Namespace>, RepositoryError> {
+                self.one(
+                    sqlx::query_as::<_, NamespaceRow>(SELECT_NAMESPACE).bind(id.as_uuid()),
+                    NamespaceRow::into_namespace,
+                )
+                .await
+            }
+
+            async fn delete(&mut self, id: NamespaceId) -> Result<(), RepositoryError> {
+                sqlx::query(DELETE_NAMESPACE)
+                    .bind(id.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
             }
 
             async fn lock(&mut self, id: NamespaceId) -> Result<Namespace, RepositoryError> {
@@ -382,6 +403,7 @@ macro_rules! sql_transaction {
                     .bind(micros(node.created_at))
                     .bind(micros(node.modified_at))
                     .bind(node.trashed_at.map(micros))
+                    .bind(node.mount.map(|m| m.as_uuid()))
                     .execute(&mut *self.tx)
                     .await
                     .map_err(conflict_on("name"))?;
@@ -401,6 +423,7 @@ macro_rules! sql_transaction {
                     .bind(file.client_modified)
                     .bind(micros(node.modified_at))
                     .bind(node.trashed_at.map(micros))
+                    .bind(node.mount.map(|m| m.as_uuid()))
                     .execute(&mut *self.tx)
                     .await
                     .map_err(conflict_on("name"))?;
@@ -532,6 +555,40 @@ macro_rules! sql_transaction {
                         .bind(i64::from(limit)),
                 };
                 self.all(query, NodeRow::into_node).await
+            }
+
+            async fn move_children(
+                &mut self,
+                from: NodeId,
+                to: NodeId,
+            ) -> Result<(), RepositoryError> {
+                sqlx::query(MOVE_CHILDREN)
+                    .bind(from.as_uuid())
+                    .bind(to.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("name"))?;
+                Ok(())
+            }
+
+            async fn rehome_subtree(
+                &mut self,
+                id: NodeId,
+                namespace: NamespaceId,
+            ) -> Result<u64, RepositoryError> {
+                sqlx::query(REHOME_LINKS)
+                    .bind(id.as_uuid())
+                    .bind(namespace.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                let done = sqlx::query(REHOME_SUBTREE)
+                    .bind(id.as_uuid())
+                    .bind(namespace.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected())
             }
 
             async fn delete_subtree(&mut self, id: NodeId) -> Result<u64, RepositoryError> {
@@ -775,6 +832,85 @@ macro_rules! sql_transaction {
                     .await
                     .map_err(backend_error)?;
                 Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl MemberRepository for $name {
+            async fn insert(&mut self, membership: &Membership) -> Result<(), RepositoryError> {
+                sqlx::query(INSERT_MEMBER)
+                    .bind(membership.namespace.as_uuid())
+                    .bind(membership.user.as_uuid())
+                    .bind(membership.role.as_str())
+                    .bind(membership.mount.as_uuid())
+                    .bind(micros(membership.joined_at))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("member"))?;
+                Ok(())
+            }
+
+            async fn set_role(
+                &mut self,
+                namespace: NamespaceId,
+                user: UserId,
+                role: Role,
+            ) -> Result<(), RepositoryError> {
+                sqlx::query(SET_MEMBER_ROLE)
+                    .bind(namespace.as_uuid())
+                    .bind(user.as_uuid())
+                    .bind(role.as_str())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn delete(
+                &mut self,
+                namespace: NamespaceId,
+                user: UserId,
+            ) -> Result<bool, RepositoryError> {
+                let done = sqlx::query(DELETE_MEMBER)
+                    .bind(namespace.as_uuid())
+                    .bind(user.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn get(
+                &mut self,
+                namespace: NamespaceId,
+                user: UserId,
+            ) -> Result<Option<Membership>, RepositoryError> {
+                self.one(
+                    sqlx::query_as::<_, MemberRow>(GET_MEMBER)
+                        .bind(namespace.as_uuid())
+                        .bind(user.as_uuid()),
+                    MemberRow::into_membership,
+                )
+                .await
+            }
+
+            async fn of_user(&mut self, user: UserId) -> Result<Vec<Membership>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, MemberRow>(MEMBERS_OF_USER).bind(user.as_uuid()),
+                    MemberRow::into_membership,
+                )
+                .await
+            }
+
+            async fn of_namespace(
+                &mut self,
+                namespace: NamespaceId,
+            ) -> Result<Vec<Membership>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, MemberRow>(MEMBERS_OF_NAMESPACE).bind(namespace.as_uuid()),
+                    MemberRow::into_membership,
+                )
+                .await
             }
         }
 

@@ -5,8 +5,10 @@ use coffer_application::ports::{RepositoryError, Transaction, UnitOfWork};
 use coffer_domain::Timestamp;
 use coffer_domain::account::{ByteCount, Email, PasswordHash, User, UserId};
 use coffer_domain::files::{
-    BlockHash, Namespace, NamespaceId, Node, NodeId, NodeKind, NodeName, Revision, RevisionId,
+    BlockHash, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, NodeName, Revision,
+    RevisionId,
 };
+use coffer_domain::sharing::{Membership, Role};
 use coffer_sql::testing::TestDatabase;
 use coffer_sql::{Backend, SqlStore, StoreOptions};
 use uuid::Uuid;
@@ -31,6 +33,7 @@ on_both_backends!(
     usage_is_counted_per_owner,
     search_matches_substrings_literally_and_pages,
     the_journal_numbers_changes_per_namespace_and_prunes_with_a_floor,
+    sharing_moves_a_subtree_into_its_own_namespace_and_members_mount_it,
 );
 
 struct World {
@@ -57,6 +60,7 @@ where
     );
     let namespace = Namespace {
         id: NamespaceId::from_uuid(Uuid::from_u128(2)),
+        kind: NamespaceKind::Home,
         owner: user.id(),
         root: NodeId::from_uuid(Uuid::from_u128(3)),
         used: ByteCount::default(),
@@ -92,6 +96,7 @@ fn folder(world: &World, n: u128, parent: NodeId, name: &str) -> Node {
         created_at: at(0),
         modified_at: at(0),
         trashed_at: None,
+        mount: None,
     }
 }
 
@@ -521,5 +526,143 @@ async fn the_journal_numbers_changes_per_namespace_and_prunes_with_a_floor(world
         (3, 3),
         "everything pruned"
     );
+    tx.commit().await.unwrap();
+}
+
+async fn sharing_moves_a_subtree_into_its_own_namespace_and_members_mount_it(world: World) {
+    let mut tx = world.store.begin().await.unwrap();
+    let home = world.namespace.clone();
+    let team = folder(&world, 1, home.root, "Team");
+    let docs = folder(&world, 2, team.id, "Docs");
+    let mut old = folder(&world, 3, team.id, "Old");
+    old.trashed_at = Some(at(1));
+    for node in [&team, &docs, &old] {
+        tx.nodes().insert(node).await.unwrap();
+    }
+    let shared = Namespace {
+        id: NamespaceId::from_uuid(Uuid::from_u128(20)),
+        kind: NamespaceKind::Shared,
+        owner: home.owner,
+        root: NodeId::from_uuid(Uuid::from_u128(21)),
+        used: ByteCount::default(),
+    };
+    tx.namespaces().insert(&shared, at(2)).await.unwrap();
+    tx.nodes()
+        .move_children(team.id, shared.root)
+        .await
+        .unwrap();
+    let moved = tx
+        .nodes()
+        .rehome_subtree(shared.root, shared.id)
+        .await
+        .unwrap();
+    assert_eq!(moved, 3, "the root, and both children (trashed ones too)");
+    let mut mount = team.clone();
+    mount.mount = Some(shared.id);
+    tx.nodes().update(&mount).await.unwrap();
+    let owner = Membership {
+        namespace: shared.id,
+        user: home.owner,
+        role: Role::Owner,
+        mount: mount.id,
+        joined_at: at(2),
+    };
+    tx.members().insert(&owner).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = world.store.begin().await.unwrap();
+    assert_eq!(
+        tx.nodes().get(team.id).await.unwrap().unwrap().mount,
+        Some(shared.id)
+    );
+    let docs_now = tx.nodes().get(docs.id).await.unwrap().unwrap();
+    assert_eq!(
+        (docs_now.namespace, docs_now.parent),
+        (shared.id, shared.root)
+    );
+    assert!(
+        tx.nodes()
+            .children(team.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(tx.nodes().ancestors(docs.id).await.unwrap(), vec![]);
+    let subtree = tx.nodes().subtree(shared.root, 10).await.unwrap();
+    assert_eq!(
+        subtree.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [docs.id],
+        "a namespace root is no entry; trashed children are left out"
+    );
+    assert_eq!(
+        tx.namespaces().get(shared.id).await.unwrap().unwrap(),
+        shared
+    );
+    assert_eq!(
+        tx.namespaces()
+            .home_of(home.owner)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        home.id
+    );
+    assert_eq!(
+        tx.members().insert(&owner).await.unwrap_err().to_string(),
+        RepositoryError::Conflict("member").to_string()
+    );
+    drop(tx);
+
+    // A second member and their mount point.
+    let mut tx = world.store.begin().await.unwrap();
+    let other = User::register(
+        UserId::from_uuid(Uuid::from_u128(30)),
+        Email::parse("b@example.org").unwrap(),
+        PasswordHash::from_phc("$x".into()),
+        false,
+        at(0),
+    );
+    tx.users().insert(&other).await.unwrap();
+    let mut their_mount = folder(&world, 4, home.root, "Their view");
+    their_mount.mount = Some(shared.id);
+    tx.nodes().insert(&their_mount).await.unwrap();
+    let member = Membership {
+        namespace: shared.id,
+        user: other.id(),
+        role: Role::Viewer,
+        mount: their_mount.id,
+        joined_at: at(3),
+    };
+    tx.members().insert(&member).await.unwrap();
+    tx.members()
+        .set_role(shared.id, other.id(), Role::Editor)
+        .await
+        .unwrap();
+    let members = tx.members().of_namespace(shared.id).await.unwrap();
+    assert_eq!(
+        members.iter().map(|m| (m.user, m.role)).collect::<Vec<_>>(),
+        [(home.owner, Role::Owner), (other.id(), Role::Editor)]
+    );
+    assert_eq!(tx.members().of_user(other.id()).await.unwrap().len(), 1);
+    assert!(tx.members().delete(shared.id, other.id()).await.unwrap());
+    assert!(!tx.members().delete(shared.id, other.id()).await.unwrap());
+    assert_eq!(tx.members().get(shared.id, other.id()).await.unwrap(), None);
+    tx.members().insert(&member).await.unwrap();
+
+    // Unsharing: the content goes back, then the namespace (with mounts and members) goes.
+    tx.nodes()
+        .move_children(shared.root, team.id)
+        .await
+        .unwrap();
+    tx.nodes().rehome_subtree(team.id, home.id).await.unwrap();
+    mount.mount = None;
+    tx.nodes().update(&mount).await.unwrap();
+    tx.namespaces().delete(shared.id).await.unwrap();
+    assert_eq!(tx.namespaces().get(shared.id).await.unwrap(), None);
+    assert_eq!(tx.nodes().get(their_mount.id).await.unwrap(), None);
+    assert!(tx.members().of_user(home.owner).await.unwrap().is_empty());
+    assert!(tx.members().of_user(other.id()).await.unwrap().is_empty());
+    let docs_back = tx.nodes().get(docs.id).await.unwrap().unwrap();
+    assert_eq!((docs_back.namespace, docs_back.parent), (home.id, team.id));
     tx.commit().await.unwrap();
 }
