@@ -7,3 +7,4 @@ mod conventions;
 mod files;
 mod links;
 mod longpoll;
+mod sharing;

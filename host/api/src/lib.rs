@@ -46,4 +46,5 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::files::router())
         .merge(routes::trash::router())
         .merge(routes::links::router())
+        .merge(routes::sharing::router())
 }

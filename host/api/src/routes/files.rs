@@ -85,6 +85,10 @@ pub struct EntryResponse {
     /// When it was moved to the trash, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     trashed_at: Option<DateTime<Utc>>,
+    /// Folders that are a shared folder (the caller's mount point of it): the shared folder's
+    /// id, as used under `/sharing/folders`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_folder_id: Option<Uuid>,
 }
 
 impl From<Entry> for EntryResponse {
@@ -105,6 +109,7 @@ impl From<Entry> for EntryResponse {
             client_modified: file.map(|f| f.client_modified),
             server_modified: node.modified_at,
             trashed_at: node.trashed_at,
+            shared_folder_id: node.mount.map(|m| m.as_uuid()),
         }
     }
 }

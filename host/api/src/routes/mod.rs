@@ -7,6 +7,7 @@ pub mod docs;
 pub mod files;
 pub mod health;
 pub mod links;
+pub mod sharing;
 pub mod trash;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -30,6 +31,7 @@ use crate::problem::{ErrorCode, Problem};
         (name = "account", description = "The caller's own account and tokens"),
         (name = "files", description = "Files and folders: upload, download, list, organise, revisions"),
         (name = "trash", description = "Deleted items: list, restore, delete for good"),
+        (name = "sharing", description = "Shared folders: share, members and roles, leave, unshare"),
         (name = "links", description = "Shared links: create, list, revoke; public access without an account"),
         (name = "admin", description = "Administration (administrators only)"),
     )

@@ -30,6 +30,8 @@ pub struct SharedFolder {
     pub role: Role,
     /// Who owns it (and whose quota it uses).
     pub owner: UserId,
+    /// The owner's email.
+    pub owner_email: Email,
 }
 
 /// A member of a shared folder.
@@ -107,6 +109,7 @@ impl Files {
             Some(&entry.path),
         )
         .await?;
+        let owner_email = self.email_of(tx.as_mut(), caller.user_id).await?;
         self.commit_changes(tx, &[access.home.id]).await?;
         Ok(SharedFolder {
             id: shared.id,
@@ -114,6 +117,7 @@ impl Files {
             path: Some(entry.path),
             role: Role::Owner,
             owner: caller.user_id,
+            owner_email,
         })
     }
 
@@ -392,7 +396,22 @@ impl Files {
             path: self.mount_path(tx, access, membership.namespace).await?,
             role: membership.role,
             owner,
+            owner_email: self.email_of(tx, owner).await?,
         })
+    }
+
+    async fn email_of(&self, tx: &mut dyn Transaction, user: UserId) -> Result<Email, AppError> {
+        Ok(tx
+            .users()
+            .get(user)
+            .await?
+            .ok_or_else(|| {
+                AppError::Infrastructure(crate::InfrastructureError::msg(format!(
+                    "user {user} is missing"
+                )))
+            })?
+            .email()
+            .clone())
     }
 
     /// The caller's role in a shared folder if it allows `need` ("not found" for a folder they
@@ -764,5 +783,102 @@ mod tests {
             .search(&t.owner, "plan", Some("/Projects"), 10, None)
             .await;
         assert_eq!(paths(&owner.unwrap().entries), ["/Projects/Team/plan.txt"]);
+    }
+
+    #[tokio::test]
+    async fn links_into_a_shared_folder_live_as_long_as_their_makers_membership() {
+        let t = team().await;
+        let env = &t.env;
+        let link = env
+            .files
+            .create_link(
+                &t.editor,
+                crate::files::NewLink {
+                    path: "/Team".into(),
+                    expires_at: None,
+                    password: None,
+                    allow_download: true,
+                },
+            )
+            .await
+            .unwrap();
+        let visit = crate::files::LinkVisit {
+            token: link.token.clone(),
+            password: None,
+            client_address: None,
+        };
+        let page = env.files.link_list(&visit, "/", 10, None).await.unwrap();
+        assert_eq!(paths(&page.entries), ["/plan.txt"]);
+        let inside = env.files.link_metadata(&visit, "/plan.txt").await.unwrap();
+        assert_eq!(inside.node.name.as_str(), "plan.txt");
+        let viewer_link = env
+            .files
+            .create_link(
+                &t.viewer,
+                crate::files::NewLink {
+                    path: "/Team/plan.txt".into(),
+                    expires_at: None,
+                    password: None,
+                    allow_download: true,
+                },
+            )
+            .await;
+        assert!(matches!(viewer_link, Err(AppError::Forbidden)));
+
+        env.files
+            .leave_shared_folder(&t.editor, t.folder)
+            .await
+            .unwrap();
+        assert!(matches!(
+            env.files.link_list(&visit, "/", 10, None).await,
+            Err(AppError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn shared_folders_do_not_nest_and_are_not_copied_or_trashed() {
+        let t = team().await;
+        let env = &t.env;
+        env.files
+            .create_folder(&t.editor, "/Holder", false, false)
+            .await
+            .unwrap();
+        env.files
+            .move_entry(&t.editor, "/Team", "/Holder/Team", false)
+            .await
+            .unwrap();
+        env.upload(&t.editor, "/Holder/Team/Sub/x.txt", b"x").await;
+        let refusals = [
+            env.files
+                .share_folder(&t.editor, "/Holder")
+                .await
+                .map(|_| ()),
+            env.files
+                .share_folder(&t.editor, "/Holder/Team/Sub")
+                .await
+                .map(|_| ()),
+            env.files.delete(&t.editor, "/Holder").await.map(|_| ()),
+            env.files
+                .copy_entry(&t.editor, "/Holder", "/Holder copy", false)
+                .await
+                .map(|_| ()),
+        ];
+        for result in refusals {
+            assert!(matches!(result, Err(AppError::NotAllowed(_))), "{result:?}");
+        }
+        // Another shared folder cannot go into this one.
+        env.upload(&t.editor, "/Mine/x.txt", b"x").await;
+        env.files.share_folder(&t.editor, "/Mine").await.unwrap();
+        let err = env
+            .files
+            .move_entry(&t.editor, "/Mine", "/Holder/Team/Mine", false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::NotAllowed(_)), "{err:?}");
+        assert!(matches!(
+            env.files.share_folder(&t.editor, "/Mine").await,
+            Err(AppError::Conflict(_))
+        ));
+        assert_eq!(env.files.shared_folders(&t.editor).await.unwrap().len(), 2);
     }
 }
