@@ -51,13 +51,31 @@ async fn continue_replays_changes_so_a_mirror_converges(backend: Backend) {
     let (_, other) = app.user("b@example.org").await;
     app.upload(&token, "/Docs/a.txt", b"a").await;
     app.upload(&token, "/Docs/Sub/b.txt", b"b").await;
-    let mut cursor = app
-        .get_json(&token, "/api/v1/files/list/latest-cursor")
-        .await["cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // A sync client lists once (the first page brings a change cursor), then follows.
+    let first = app
+        .get_json(
+            &token,
+            "/api/v1/files/list?path=/&recursive=true&limit=2000",
+        )
+        .await;
+    let mut cursor = first["change_cursor"].as_str().unwrap().to_owned();
     let mut mirror = listing(&app, &token).await;
+    let next_page = app
+        .get_json(&token, "/api/v1/files/list?path=/&recursive=true&limit=1")
+        .await;
+    let next_page = app
+        .get_json(
+            &token,
+            &format!(
+                "/api/v1/files/list?cursor={}",
+                encode(next_page["cursor"].as_str().unwrap())
+            ),
+        )
+        .await;
+    assert!(
+        next_page.get("change_cursor").is_none(),
+        "only the first page brings one"
+    );
 
     let post =
         |path: &'static str, body: Value| app.call(Method::POST, path, Some(&token), Some(body));

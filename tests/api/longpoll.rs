@@ -125,3 +125,45 @@ async fn a_longpoll_on_one_instance_wakes_on_a_change_through_another() {
         b"hello"
     );
 }
+
+/// A member's longpoll on one instance wakes when the owner changes the shared folder through
+/// another instance.
+#[tokio::test]
+async fn a_members_longpoll_wakes_on_the_owners_change_through_another_instance() {
+    let first = TestApp::spawn(Backend::Postgres).await;
+    let second = first.spawn_sibling().await;
+    let (_, owner) = first.user("owner@example.org").await;
+    let (_, member) = first.user("member@example.org").await;
+    first.upload(&owner, "/Team/plan.txt", b"plan").await;
+    let shared: Value = first
+        .call(
+            Method::POST,
+            "/api/v1/sharing/folders",
+            Some(&owner),
+            Some(json!({"path": "/Team"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let added = first
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/sharing/folders/{}/members",
+                shared["id"].as_str().unwrap()
+            ),
+            Some(&owner),
+            Some(json!({"email": "member@example.org", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let cursor = latest_cursor(&first, &member).await;
+    let (answer, waited) = longpoll_across(&first, &cursor, async {
+        second.upload(&owner, "/Team/news.txt", b"news").await;
+    })
+    .await;
+    assert_eq!(answer["changes"], true);
+    assert!(waited < Duration::from_secs(30), "woken across instances");
+    assert_eq!(first.download(&member, "/Team/news.txt").await, b"news");
+}

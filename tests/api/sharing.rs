@@ -239,6 +239,10 @@ async fn the_access_matrix_holds_for_every_endpoint(backend: Backend) {
             expected: [404, 200, 200, 200],
         },
         Case {
+            name: "search",
+            expected: [200, 200, 200, 200],
+        },
+        Case {
             name: "latest-cursor",
             expected: [404, 200, 200, 200],
         },
@@ -328,6 +332,14 @@ async fn the_access_matrix_holds_for_every_endpoint(backend: Backend) {
                     format!("/api/v1/files/revisions?path={plan_id}"),
                     None,
                 ),
+                "search" => {
+                    let found = app
+                        .get_json(token, "/api/v1/files/search?query=plan.txt")
+                        .await;
+                    let hits = found["entries"].as_array().unwrap().len();
+                    assert_eq!(hits, usize::from(*who != "stranger"), "search: {who}");
+                    continue;
+                }
                 "latest-cursor" => (
                     Method::GET,
                     format!("/api/v1/files/list/latest-cursor?path={sub}"),

@@ -460,6 +460,10 @@ pub struct FolderListing {
     /// Pass as `cursor` to get the next page.
     #[serde(skip_serializing_if = "Option::is_none")]
     cursor: Option<String>,
+    /// First page only: a change cursor from the moment the listing began. After the last
+    /// page, pass it to `/files/list/continue` (or longpoll with it) to follow what changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    change_cursor: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -513,6 +517,15 @@ async fn list_folder(
 ) -> Result<Json<FolderListing>, ApiError> {
     let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let path = query.path.as_deref().unwrap_or("/");
+    // Taken before the first page is read, so no change slips between listing and following.
+    let change_cursor = match (&cursor, query.recursive) {
+        (Some(_), _) => None,
+        (None, recursive) => match state.files.latest_cursor(&caller, path, recursive).await {
+            Ok(change) => Some(state.cursors.encode(&change)),
+            // Listing reports its own errors (a file is listed as "only folders can be listed").
+            Err(_) => None,
+        },
+    };
     let page = state
         .files
         .list_folder(
@@ -527,6 +540,7 @@ async fn list_folder(
         entries: page.entries.into_iter().map(Into::into).collect(),
         has_more: page.cursor.is_some(),
         cursor: page.cursor.as_ref().map(encode_cursor),
+        change_cursor,
     }))
 }
 
