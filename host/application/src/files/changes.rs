@@ -223,7 +223,6 @@ impl Files {
                 {
                     let (seq, _) = tx.changes().position(shared).await?;
                     positions.push((shared, seq));
-                    index = index.min(positions.len());
                     joins = true;
                 }
                 // A folder that appears (created, moved in, restored, copied, mounted) brings
