@@ -103,7 +103,12 @@ fn adapters_and_the_api_do_not_depend_on_each_other() {
     for (outer, must_not_see) in [
         (
             "coffer-api",
-            &["coffer-sql", "coffer-security", "coffer-server"][..],
+            &[
+                "coffer-sql",
+                "coffer-security",
+                "coffer-plugins",
+                "coffer-server",
+            ][..],
         ),
         (
             "coffer-sql",
@@ -112,6 +117,16 @@ fn adapters_and_the_api_do_not_depend_on_each_other() {
         (
             "coffer-security",
             &["coffer-api", "coffer-sql", "coffer-server"][..],
+        ),
+        (
+            "coffer-plugins",
+            &[
+                "coffer-api",
+                "coffer-sql",
+                "coffer-security",
+                "coffer-blob",
+                "coffer-server",
+            ][..],
         ),
     ] {
         let reached = reachable(outer);

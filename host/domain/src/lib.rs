@@ -6,6 +6,7 @@
 pub mod account;
 mod error;
 pub mod files;
+pub mod plugins;
 pub mod sharing;
 
 pub use error::DomainError;

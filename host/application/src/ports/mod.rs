@@ -2,10 +2,16 @@
 //! implement them; [`crate::testing`] has in-memory fakes.
 
 mod content;
+mod plugins;
 mod repositories;
 mod services;
 
 pub use content::{BlobStore, BlockHasher, BlockStream, ByteStream, ContentError, HashedBlock};
+pub use plugins::{
+    ActorFacts, CallFailure, CallOutcome, ComponentError, ComponentInfo, PluginCall, PluginEvent,
+    PluginLog, PluginRuntime, PolicyDecision, QuotaQuestion, ScanVerdict, SharingQuestion,
+    UploadContentReader, UploadFacts,
+};
 
 pub use repositories::{
     BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
