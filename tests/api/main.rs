@@ -7,4 +7,5 @@ mod conventions;
 mod files;
 mod links;
 mod longpoll;
+mod plugins;
 mod sharing;

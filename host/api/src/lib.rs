@@ -47,4 +47,5 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::trash::router())
         .merge(routes::links::router())
         .merge(routes::sharing::router())
+        .merge(routes::plugins::router())
 }

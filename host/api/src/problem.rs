@@ -68,6 +68,11 @@ pub enum ErrorCode {
     InvalidLinkPassword,
     /// The shared link does not allow downloads.
     DownloadNotAllowed,
+    /// A plugin refused the request (a scanner found something, a policy denied it); `plugin`
+    /// names it and `detail` gives its reason.
+    RefusedByPlugin,
+    /// A plugin guarding this request failed, and refuses while it does; try again later.
+    PluginFailed,
     /// Too many attempts; see `Retry-After`.
     TooManyRequests,
     /// The server failed; the request id identifies it in the logs.
@@ -78,7 +83,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 32] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -106,6 +111,8 @@ impl ErrorCode {
         Self::LinkPasswordRequired,
         Self::InvalidLinkPassword,
         Self::DownloadNotAllowed,
+        Self::RefusedByPlugin,
+        Self::PluginFailed,
         Self::TooManyRequests,
         Self::InternalError,
         Self::ServiceUnavailable,
@@ -141,6 +148,8 @@ impl ErrorCode {
             Self::LinkPasswordRequired => "link_password_required",
             Self::InvalidLinkPassword => "invalid_link_password",
             Self::DownloadNotAllowed => "download_not_allowed",
+            Self::RefusedByPlugin => "refused_by_plugin",
+            Self::PluginFailed => "plugin_failed",
             Self::TooManyRequests => "too_many_requests",
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
@@ -170,7 +179,8 @@ impl ErrorCode {
             Self::CursorReset => StatusCode::CONFLICT,
             Self::LinkGone => StatusCode::GONE,
             Self::LinkPasswordRequired | Self::InvalidLinkPassword => StatusCode::UNAUTHORIZED,
-            Self::DownloadNotAllowed => StatusCode::FORBIDDEN,
+            Self::DownloadNotAllowed | Self::RefusedByPlugin => StatusCode::FORBIDDEN,
+            Self::PluginFailed => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -207,6 +217,8 @@ impl ErrorCode {
             Self::LinkPasswordRequired => "Link password required",
             Self::InvalidLinkPassword => "Wrong link password",
             Self::DownloadNotAllowed => "Download not allowed",
+            Self::RefusedByPlugin => "Refused by a plugin",
+            Self::PluginFailed => "Plugin failed",
             Self::TooManyRequests => "Too many requests",
             Self::InternalError => "Internal server error",
             Self::ServiceUnavailable => "Service unavailable",
@@ -234,6 +246,9 @@ pub struct Problem {
     /// For `range_not_satisfiable`: the file's size (also sent as `Content-Range: bytes */size`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// For `refused_by_plugin` and `plugin_failed`: the plugin's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
     /// Seconds to wait before retrying (also sent as `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -254,6 +269,7 @@ impl ApiError {
             code,
             field: None,
             size: None,
+            plugin: None,
             retry_after: None,
         }))
     }
@@ -266,7 +282,7 @@ impl ApiError {
         )
     }
 
-    fn with_field(mut self, field: impl Into<String>) -> Self {
+    pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
         self.0.field = Some(field.into());
         self
     }
@@ -361,6 +377,22 @@ impl From<AppError> for ApiError {
             }
             AppError::DownloadNotAllowed => {
                 ApiError::new(C::DownloadNotAllowed, "this link does not allow downloads")
+            }
+            AppError::RefusedByPlugin { plugin, reason } => {
+                let mut err = ApiError::new(C::RefusedByPlugin, reason);
+                err.0.plugin = Some(plugin);
+                err
+            }
+            AppError::PluginFailed { plugin } => {
+                let mut err = ApiError::new(
+                    C::PluginFailed,
+                    format!(
+                        "the plugin {plugin} that checks this request failed; nothing was \
+                         changed, try again later"
+                    ),
+                );
+                err.0.plugin = Some(plugin);
+                err
             }
             AppError::Throttled { retry_after } => {
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);

@@ -24,6 +24,8 @@ pub struct ApiState {
     pub admin: Administration,
     /// File use cases.
     pub files: Files,
+    /// Plugin administration.
+    pub plugins: coffer_application::plugins::Plugins,
     /// Readiness check.
     pub readiness: Readiness,
     /// How to find the client's address.

@@ -113,6 +113,20 @@ pub enum AppError {
     /// The shared link does not allow downloads.
     #[error("this link does not allow downloads")]
     DownloadNotAllowed,
+    /// A plugin refused the request (a scanner found something, a policy denied it).
+    #[error("refused by plugin {plugin}: {reason}")]
+    RefusedByPlugin {
+        /// The plugin's name.
+        plugin: String,
+        /// Its reason, shown to the user.
+        reason: String,
+    },
+    /// A plugin that guards this request failed, and its failure policy refuses.
+    #[error("plugin {plugin} failed, and refuses while it does")]
+    PluginFailed {
+        /// The plugin's name.
+        plugin: String,
+    },
     /// Too many failed attempts; try again after the given time.
     #[error("too many attempts")]
     Throttled {

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admin;
 mod error;
 pub mod files;
+pub mod plugins;
 pub mod ports;
 mod principal;
 #[cfg(any(test, feature = "testing"))]

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::accounts::{AccountRules, Accounts, IssuedToken, LogIn};
 use crate::admin::{Administration, UserChanges};
 use crate::files::{Files, StorageRules, Upload, UploadMode, UploadOutcome};
+use crate::plugins::{PluginHost, Plugins};
 use crate::ports::*;
 use crate::{AppError, InfrastructureError, Ports, Principal};
 
@@ -40,6 +41,10 @@ struct State {
     changes: Vec<coffer_domain::files::Change>,
     journal: HashMap<NamespaceId, (u64, u64)>,
     members: Vec<coffer_domain::sharing::Membership>,
+    plugins: BTreeMap<coffer_domain::plugins::PluginId, coffer_domain::plugins::Plugin>,
+    components: HashMap<String, Vec<u8>>,
+    plugin_generation: u64,
+    audit: Vec<coffer_domain::plugins::AuditEntry>,
 }
 
 /// An in-memory database: a transaction works on a copy and publishes it on commit.
@@ -138,6 +143,9 @@ impl Transaction for InMemoryTx {
         self
     }
     fn members(&mut self) -> &mut dyn MemberRepository {
+        self
+    }
+    fn plugins(&mut self) -> &mut dyn PluginRepository {
         self
     }
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -830,6 +838,116 @@ impl MemberRepository for InMemoryTx {
     }
 }
 
+#[async_trait]
+impl PluginRepository for InMemoryTx {
+    async fn insert(
+        &mut self,
+        plugin: &coffer_domain::plugins::Plugin,
+    ) -> Result<(), RepositoryError> {
+        if self.work.plugins.values().any(|p| p.name == plugin.name) {
+            return Err(RepositoryError::Conflict("plugin"));
+        }
+        self.work.plugins.insert(plugin.id, plugin.clone());
+        Ok(())
+    }
+    async fn update(
+        &mut self,
+        plugin: &coffer_domain::plugins::Plugin,
+    ) -> Result<(), RepositoryError> {
+        self.work.plugins.insert(plugin.id, plugin.clone());
+        Ok(())
+    }
+    async fn get(
+        &mut self,
+        id: coffer_domain::plugins::PluginId,
+    ) -> Result<Option<coffer_domain::plugins::Plugin>, RepositoryError> {
+        Ok(self.work.plugins.get(&id).cloned())
+    }
+    async fn find_by_name(
+        &mut self,
+        name: &coffer_domain::plugins::PluginName,
+    ) -> Result<Option<coffer_domain::plugins::Plugin>, RepositoryError> {
+        Ok(self
+            .work
+            .plugins
+            .values()
+            .find(|p| &p.name == name)
+            .cloned())
+    }
+    async fn list(&mut self) -> Result<Vec<coffer_domain::plugins::Plugin>, RepositoryError> {
+        let mut all: Vec<_> = self.work.plugins.values().cloned().collect();
+        all.sort_by(|a, b| (a.position, &a.name).cmp(&(b.position, &b.name)));
+        Ok(all)
+    }
+    async fn delete(
+        &mut self,
+        id: coffer_domain::plugins::PluginId,
+    ) -> Result<bool, RepositoryError> {
+        Ok(self.work.plugins.remove(&id).is_some())
+    }
+    async fn store_component(
+        &mut self,
+        digest: &str,
+        wasm: &[u8],
+        _now: Timestamp,
+    ) -> Result<(), RepositoryError> {
+        self.work
+            .components
+            .entry(digest.to_owned())
+            .or_insert_with(|| wasm.to_vec());
+        Ok(())
+    }
+    async fn component(&mut self, digest: &str) -> Result<Option<Vec<u8>>, RepositoryError> {
+        Ok(self.work.components.get(digest).cloned())
+    }
+    async fn delete_unused_components(&mut self) -> Result<u64, RepositoryError> {
+        let used: Vec<String> = self
+            .work
+            .plugins
+            .values()
+            .map(|p| p.digest.clone())
+            .collect();
+        let before = self.work.components.len();
+        self.work
+            .components
+            .retain(|digest, _| used.contains(digest));
+        Ok((before - self.work.components.len()) as u64)
+    }
+    async fn generation(&mut self) -> Result<u64, RepositoryError> {
+        Ok(self.work.plugin_generation)
+    }
+    async fn bump_generation(&mut self) -> Result<u64, RepositoryError> {
+        self.work.plugin_generation += 1;
+        Ok(self.work.plugin_generation)
+    }
+    async fn audit(
+        &mut self,
+        entry: &coffer_domain::plugins::AuditEntry,
+    ) -> Result<(), RepositoryError> {
+        let mut entry = entry.clone();
+        entry.id = Some(self.work.audit.len() as u64 + 1);
+        self.work.audit.push(entry);
+        Ok(())
+    }
+    async fn audit_log(
+        &mut self,
+        plugin: Option<&str>,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<coffer_domain::plugins::AuditEntry>, RepositoryError> {
+        Ok(self
+            .work
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| plugin.is_none_or(|p| e.plugin == p))
+            .filter(|e| before.is_none_or(|b| e.id.unwrap_or(0) < b))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+}
+
 impl InMemoryStore {
     /// The committed journal of every namespace, in order.
     pub fn changes(&self) -> Vec<coffer_domain::files::Change> {
@@ -1092,6 +1210,14 @@ pub struct TestEnv {
     pub notifier: InMemoryNotifier,
     /// The storage rules in force.
     pub storage: StorageRules,
+    /// Plugin administration use cases.
+    pub plugins: Plugins,
+    /// The plugins in force.
+    pub plugin_host: PluginHost,
+    /// The fake plugin runtime.
+    pub plugin_runtime: Arc<FakePluginRuntime>,
+    /// Background work, run when a test says so.
+    pub background: Arc<ManualSpawner>,
 }
 
 /// The password every helper-made account has.
@@ -1129,10 +1255,22 @@ impl TestEnv {
             journal_retention: chrono::Duration::days(60),
             block_grace: chrono::Duration::hours(24),
         };
+        let plugin_runtime = Arc::new(FakePluginRuntime::default());
+        let background = Arc::new(ManualSpawner::default());
+        let plugin_host = PluginHost::new(
+            ports.uow.clone(),
+            plugin_runtime.clone(),
+            ports.clock.clone(),
+            background.clone(),
+        );
         Self {
             accounts: Accounts::new(ports.clone(), rules.clone()),
             admin_uc: Administration::new(ports.clone(), rules.clone()),
-            files: Files::new(ports, storage.clone()),
+            plugins: Plugins::new(ports.clone(), plugin_host.clone()),
+            files: Files::new(ports, storage.clone(), plugin_host.clone()),
+            plugin_host,
+            plugin_runtime,
+            background,
             store,
             clock,
             blobs,
@@ -1246,5 +1384,203 @@ impl TestEnv {
             .update_user(admin, user, changes)
             .await
             .unwrap();
+    }
+}
+
+/// Background tasks kept until a test runs them ([`ManualSpawner::run_all`]).
+#[derive(Default)]
+pub struct ManualSpawner(Mutex<Vec<BackgroundTask>>);
+
+impl ManualSpawner {
+    /// Runs every task spawned so far (and any they spawn), in order.
+    pub async fn run_all(&self) {
+        loop {
+            let tasks: Vec<BackgroundTask> = std::mem::take(&mut *self.0.lock().unwrap());
+            if tasks.is_empty() {
+                return;
+            }
+            for task in tasks {
+                task.await;
+            }
+        }
+    }
+}
+
+impl TaskSpawner for ManualSpawner {
+    fn spawn(&self, task: BackgroundTask) {
+        self.0.lock().unwrap().push(task);
+    }
+}
+
+/// A plugin runtime whose "components" are text describing the plugin:
+/// `fake-plugin hooks=upload-scanner,events answer=infected:Name` where the answer is `allow`,
+/// `deny:reason`, `clean`, `infected:name`, `quota:123`, or `fail:trap|timeout|memory|output`.
+/// It records every call.
+#[derive(Default)]
+pub struct FakePluginRuntime {
+    loaded: Mutex<HashMap<String, String>>,
+    calls: Mutex<Vec<(String, &'static str)>>,
+    events: Mutex<Vec<PluginEvent>>,
+}
+
+impl FakePluginRuntime {
+    /// A fake component with these hooks and answer.
+    pub fn component(hooks: &str, answer: &str) -> Vec<u8> {
+        format!("fake-plugin hooks={hooks} answer={answer}").into_bytes()
+    }
+
+    /// The calls made so far: (plugin tag, function).
+    pub fn calls(&self) -> Vec<(String, &'static str)> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The events delivered so far.
+    pub fn events(&self) -> Vec<PluginEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    fn parse(wasm: &[u8]) -> Result<(Vec<coffer_domain::plugins::Hook>, String), ComponentError> {
+        let text = std::str::from_utf8(wasm)
+            .ok()
+            .and_then(|t| t.strip_prefix("fake-plugin "))
+            .ok_or_else(|| ComponentError::Invalid("not a fake plugin".into()))?;
+        let (text, answer) = text.split_once(" answer=").unwrap_or((text, ""));
+        let answer = answer.to_owned();
+        let mut hooks = Vec::new();
+        for part in text.split(' ') {
+            if let Some(list) = part.strip_prefix("hooks=") {
+                for hook in list.split(',').filter(|h| !h.is_empty()) {
+                    hooks.push(
+                        coffer_domain::plugins::Hook::parse(hook)
+                            .map_err(|e| ComponentError::Invalid(e.to_string()))?,
+                    );
+                }
+            }
+        }
+        if hooks.is_empty() {
+            return Err(ComponentError::Unsupported("exports no hook".into()));
+        }
+        hooks.sort();
+        Ok((hooks, answer))
+    }
+
+    fn answer(&self, call: &PluginCall, function: &'static str) -> Result<String, CallFailure> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((call.tag.clone(), function));
+        let answer = self
+            .loaded
+            .lock()
+            .unwrap()
+            .get(&call.digest)
+            .cloned()
+            .ok_or_else(|| CallFailure::Unavailable("not loaded".into()))?;
+        match answer.strip_prefix("fail:") {
+            Some("timeout") => Err(CallFailure::Timeout),
+            Some("memory") => Err(CallFailure::MemoryExceeded),
+            Some("output") => Err(CallFailure::OutputTooLarge),
+            Some(other) => Err(CallFailure::Trap(other.to_owned())),
+            None => Ok(answer),
+        }
+    }
+
+    fn outcome<T>(result: Result<T, CallFailure>) -> CallOutcome<T> {
+        CallOutcome {
+            result,
+            logs: vec![PluginLog {
+                level: "info".into(),
+                message: "called".into(),
+                fields: Vec::new(),
+            }],
+            duration: Duration::from_micros(25),
+        }
+    }
+
+    fn decision(answer: &str) -> PolicyDecision {
+        match answer.strip_prefix("deny:") {
+            Some(reason) => PolicyDecision::Deny(reason.to_owned()),
+            None => PolicyDecision::Allow,
+        }
+    }
+}
+
+#[async_trait]
+impl PluginRuntime for FakePluginRuntime {
+    async fn inspect(&self, wasm: &[u8]) -> Result<ComponentInfo, ComponentError> {
+        let (hooks, _) = Self::parse(wasm)?;
+        Ok(ComponentInfo {
+            interface_version: "0.1.0".into(),
+            hooks,
+        })
+    }
+    async fn load(&self, digest: &str, wasm: &[u8]) -> Result<(), ComponentError> {
+        let (_, answer) = Self::parse(wasm)?;
+        self.loaded
+            .lock()
+            .unwrap()
+            .insert(digest.to_owned(), answer);
+        Ok(())
+    }
+    fn is_loaded(&self, digest: &str) -> bool {
+        self.loaded.lock().unwrap().contains_key(digest)
+    }
+    async fn scan(
+        &self,
+        call: &PluginCall,
+        _upload: &UploadFacts,
+        content: Arc<dyn UploadContentReader>,
+    ) -> CallOutcome<ScanVerdict> {
+        let result =
+            self.answer(call, "scan")
+                .map(|answer| match answer.strip_prefix("infected:") {
+                    Some(name) => ScanVerdict::Infected(name.to_owned()),
+                    None => ScanVerdict::Clean,
+                });
+        // A scanner reads what it scans: the whole content must be readable.
+        let readable = content.read(0, content.size() as u32).await;
+        Self::outcome(result.and_then(|verdict| {
+            readable
+                .map(|_| verdict)
+                .map_err(|e| CallFailure::Trap(e.to_string()))
+        }))
+    }
+    async fn check_sharing(
+        &self,
+        call: &PluginCall,
+        _question: &SharingQuestion,
+    ) -> CallOutcome<PolicyDecision> {
+        Self::outcome(
+            self.answer(call, "check_sharing")
+                .map(|a| Self::decision(&a)),
+        )
+    }
+    async fn quota(
+        &self,
+        call: &PluginCall,
+        _user: &ActorFacts,
+        _server_quota: u64,
+    ) -> CallOutcome<Option<u64>> {
+        Self::outcome(
+            self.answer(call, "quota")
+                .map(|answer| answer.strip_prefix("quota:").and_then(|q| q.parse().ok())),
+        )
+    }
+    async fn check_upload(
+        &self,
+        call: &PluginCall,
+        _question: &QuotaQuestion,
+    ) -> CallOutcome<PolicyDecision> {
+        Self::outcome(
+            self.answer(call, "check_upload")
+                .map(|a| Self::decision(&a)),
+        )
+    }
+    async fn on_event(&self, call: &PluginCall, event: &PluginEvent) -> CallOutcome<()> {
+        let result = self.answer(call, "on_event");
+        if result.is_ok() {
+            self.events.lock().unwrap().push(event.clone());
+        }
+        Self::outcome(result.map(|_| ()))
     }
 }

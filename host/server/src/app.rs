@@ -9,10 +9,12 @@ use coffer_api::{ApiState, ClientAddressSource};
 use coffer_application::accounts::{AccountRules, Accounts};
 use coffer_application::admin::{Actor, Administration};
 use coffer_application::files::{Files, StorageRules};
-use coffer_application::ports::BlobStore;
+use coffer_application::plugins::{PluginHost, Plugins};
+use coffer_application::ports::{BackgroundTask, BlobStore, TaskSpawner};
 use coffer_application::{Ports, Readiness};
 use coffer_blob::{LocalBlobStore, S3BlobStore, S3Settings, Sha256BlockHasher};
 use coffer_domain::account::{ByteCount, SignupPolicy};
+use coffer_plugins::{RuntimeSettings, WasmRuntime};
 use coffer_security::{
     Argon2Hasher, Argon2Params, InMemoryLoginThrottle, RandomSecrets, SystemClock, ThrottleRules,
     UuidV7Ids,
@@ -55,6 +57,19 @@ pub struct UseCases {
     pub readiness: Readiness,
     /// File use cases.
     pub files: Files,
+    /// Plugin administration.
+    pub plugins: Plugins,
+    /// The plugins in force (refreshed in the background).
+    pub plugin_host: PluginHost,
+}
+
+/// Runs background work on the tokio runtime.
+struct TokioSpawner;
+
+impl TaskSpawner for TokioSpawner {
+    fn spawn(&self, task: BackgroundTask) {
+        tokio::spawn(task);
+    }
 }
 
 /// Connects to the database and the block store, applies migrations and wires the use cases.
@@ -67,6 +82,9 @@ pub async fn wire(settings: &Settings) -> Result<(SqlStore, UseCases), StartupEr
     store.migrate().await?;
     let blobs = blob_store(settings).await?;
     let use_cases = use_cases(settings, &store, blobs)?;
+    if let Err(err) = use_cases.plugin_host.refresh().await {
+        tracing::error!(error = %err, "plugins could not be loaded; they will be retried");
+    }
     Ok((store, use_cases))
 }
 
@@ -110,6 +128,11 @@ fn use_cases(
     .map_err(|e| StartupError::Settings(format!("accounts.password_hashing: {e}")))?;
     let throttle = &accounts.login_throttle;
     let clock = Arc::new(SystemClock);
+    let runtime = WasmRuntime::new(&RuntimeSettings {
+        cache_dir: Some(settings.plugin_cache_dir()),
+        max_concurrent_calls: settings.plugins.max_concurrent_calls,
+    })
+    .map_err(|e| StartupError::Settings(format!("plugins: {e}")))?;
     let ports = Ports {
         uow: Arc::new(store.clone()),
         clock: clock.clone(),
@@ -124,7 +147,7 @@ fn use_cases(
                 lockout: throttle.lockout,
                 max_lockout: throttle.max_lockout,
             },
-            clock,
+            clock.clone(),
         )),
         block_hasher: Arc::new(Sha256BlockHasher::new()),
         blobs,
@@ -154,10 +177,18 @@ fn use_cases(
         journal_retention: duration("storage.journal_retention", storage.journal_retention)?,
         block_grace: duration("storage.block_grace", storage.block_grace)?,
     };
+    let plugin_host = PluginHost::new(
+        ports.uow.clone(),
+        Arc::new(runtime),
+        clock,
+        Arc::new(TokioSpawner),
+    );
     Ok(UseCases {
         accounts: Accounts::new(ports.clone(), rules.clone()),
         admin: Administration::new(ports.clone(), rules),
-        files: Files::new(ports.clone(), storage_rules),
+        files: Files::new(ports.clone(), storage_rules, plugin_host.clone()),
+        plugins: Plugins::new(ports.clone(), plugin_host.clone()),
+        plugin_host,
         readiness: Readiness::new(ports.uow, ports.blobs),
     })
 }
@@ -170,6 +201,7 @@ pub struct Server {
     use_cases: UseCases,
     shutdown_grace: std::time::Duration,
     gc_interval: std::time::Duration,
+    plugin_refresh: std::time::Duration,
 }
 
 impl Server {
@@ -190,6 +222,7 @@ impl Server {
             accounts: use_cases.accounts.clone(),
             admin: use_cases.admin.clone(),
             files: use_cases.files.clone(),
+            plugins: use_cases.plugins.clone(),
             readiness: use_cases.readiness.clone(),
             client_address,
         });
@@ -204,6 +237,7 @@ impl Server {
             use_cases,
             shutdown_grace: settings.server.shutdown_grace,
             gc_interval: settings.storage.gc_interval,
+            plugin_refresh: settings.plugins.refresh_interval,
         })
     }
 
@@ -241,6 +275,13 @@ impl Server {
         });
         let mut stop_serving = stop.clone();
         let mut stop_waiting = stop.clone();
+        if !self.plugin_refresh.is_zero() {
+            tokio::spawn(refresh_plugins_periodically(
+                self.use_cases.plugin_host.clone(),
+                self.plugin_refresh,
+                stop.clone(),
+            ));
+        }
         if !self.gc_interval.is_zero() {
             tokio::spawn(collect_garbage_periodically(
                 self.use_cases.files.clone(),
@@ -284,6 +325,23 @@ async fn collect_garbage_periodically(
         }
         if let Err(err) = files.collect_garbage(&mut |_| {}).await {
             tracing::error!(error = %err, "garbage collection failed");
+        }
+    }
+}
+
+/// Picks up plugin changes made through any instance, every `interval`, until `stop`.
+async fn refresh_plugins_periodically(
+    host: PluginHost,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        if let Err(err) = host.refresh().await {
+            tracing::error!(error = %err, "reloading plugins failed");
         }
     }
 }

@@ -24,6 +24,31 @@ pub struct Settings {
     pub accounts: AccountSettings,
     /// Logs and traces.
     pub telemetry: TelemetrySettings,
+    /// The plugin runtime.
+    pub plugins: PluginSettings,
+}
+
+/// The plugin runtime.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginSettings {
+    /// Where compiled plugins are cached (default `<data_dir>/plugin-cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// How often each instance checks whether an administrator changed the plugins.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
+    /// Most plugin calls running at once on this instance.
+    pub max_concurrent_calls: u32,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            refresh_interval: Duration::from_secs(1),
+            max_concurrent_calls: 64,
+        }
+    }
 }
 
 /// HTTP listener.
@@ -404,6 +429,14 @@ impl Settings {
             .merge(env)
             .extract()
             .map_err(|e| SettingsError(Box::new(e)))
+    }
+
+    /// Where compiled plugins are cached.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.plugins
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.storage.data_dir.join("plugin-cache"))
     }
 
     /// The local block directory in force.

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod files;
 pub mod health;
 pub mod links;
+pub mod plugins;
 pub mod sharing;
 pub mod trash;
 
@@ -33,6 +34,7 @@ use crate::problem::{ErrorCode, Problem};
         (name = "trash", description = "Deleted items: list, restore, delete for good"),
         (name = "sharing", description = "Shared folders: share, members and roles, leave, unshare"),
         (name = "links", description = "Shared links: create, list, revoke; public access without an account"),
+        (name = "plugins", description = "Plugin administration (administrators only): install, configure, enable, order, limits, dry runs, audit"),
         (name = "admin", description = "Administration (administrators only)"),
     )
 )]

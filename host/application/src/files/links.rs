@@ -14,7 +14,7 @@ use super::{
 };
 use coffer_domain::sharing::Need;
 
-use crate::ports::{SecretKind, ThrottleKey, Transaction};
+use crate::ports::{SecretKind, SharingQuestion, ThrottleKey, Transaction};
 use crate::{AppError, Principal};
 
 /// Input of [`Files::create_link`].
@@ -81,11 +81,28 @@ impl Files {
             ),
             None => None,
         };
+        // Checked in a read transaction, then by the sharing policies (outside any transaction),
+        // then stored.
+        let (target, actor) = {
+            let (mut tx, access) = self.read_access(caller.user_id).await?;
+            let target = self.locate_entry(tx.as_mut(), &access, &target).await?;
+            // Publishing content is a change of who can see it: viewers may not.
+            access.require(target.node.namespace, Need::Write)?;
+            (target, self.actor_facts(tx.as_mut(), caller.user_id).await?)
+        };
+        self.plugins
+            .check_sharing(&SharingQuestion::Link {
+                actor: actor.clone(),
+                path: target.path.to_string(),
+                is_folder: target.node.is_folder(),
+                expires_in_seconds: input
+                    .expires_at
+                    .map(|at| (at - now).num_seconds().max(0) as u64),
+                has_password: password.is_some(),
+                allow_download: input.allow_download,
+            })
+            .await?;
         let mut tx = self.ports.uow.begin().await?;
-        let access = self.access(tx.as_mut(), caller.user_id).await?;
-        let target = self.locate_entry(tx.as_mut(), &access, &target).await?;
-        // Publishing content is a change of who can see it: viewers may not.
-        access.require(target.node.namespace, Need::Write)?;
         let secret = self.ports.secrets.generate(SecretKind::Link);
         let link = SharedLink {
             id: LinkId::from_uuid(self.ports.ids.new_id()),
@@ -101,6 +118,7 @@ impl Files {
         };
         tx.links().insert(&link).await?;
         tx.commit().await?;
+        self.publish("link-created", &actor, Some(&target.path), None);
         Ok(IssuedLink {
             link,
             token: secret.plaintext,

@@ -227,7 +227,14 @@ impl Files {
             .get(user)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        Ok(user.effective_quota(self.rules.default_quota))
+        let server_quota = user.effective_quota(self.rules.default_quota);
+        let facts = crate::ports::ActorFacts {
+            user_id: user.id().to_string(),
+            email: user.email().to_string(),
+        };
+        // Quota policies may set another quota (a failed call keeps the server's).
+        let quota = self.plugins.quota(&facts, server_quota.get()).await;
+        Ok(ByteCount::new(quota).unwrap_or(server_quota))
     }
 
     /// What the owner of `namespace` uses (in all their namespaces) and may use: content of a

@@ -20,7 +20,8 @@ use coffer_domain::account::ByteCount;
 use coffer_domain::files::{Node, NodeId, NodePath, Revision};
 
 use crate::Ports;
-use crate::ports::ByteStream;
+use crate::plugins::PluginHost;
+use crate::ports::{ActorFacts, ByteStream, PluginEvent};
 
 pub use changes::{ChangeCursor, ChangePage, FeedEntry};
 pub use content::RangeRequest;
@@ -54,12 +55,65 @@ pub struct StorageRules {
 pub struct Files {
     ports: Ports,
     rules: StorageRules,
+    plugins: PluginHost,
 }
 
 impl Files {
-    /// Wires the use cases to their ports and rules.
-    pub fn new(ports: Ports, rules: StorageRules) -> Self {
-        Self { ports, rules }
+    /// Wires the use cases to their ports, rules, and the plugins whose hooks they run.
+    pub fn new(ports: Ports, rules: StorageRules, plugins: PluginHost) -> Self {
+        Self {
+            ports,
+            rules,
+            plugins,
+        }
+    }
+
+    /// Who `user` is, as plugins see them.
+    pub(crate) async fn actor_facts(
+        &self,
+        tx: &mut dyn crate::ports::Transaction,
+        user: coffer_domain::account::UserId,
+    ) -> Result<ActorFacts, crate::AppError> {
+        let email = tx
+            .users()
+            .get(user)
+            .await?
+            .map(|u| u.email().to_string())
+            .unwrap_or_default();
+        Ok(ActorFacts {
+            user_id: user.to_string(),
+            email,
+        })
+    }
+
+    /// The caller as event plugins see them, if any plugin listens (read in the change's
+    /// transaction, before it commits).
+    pub(crate) async fn event_actor(
+        &self,
+        tx: &mut dyn crate::ports::Transaction,
+        caller: &crate::Principal,
+    ) -> Result<Option<ActorFacts>, crate::AppError> {
+        if !self.plugins.listens() {
+            return Ok(None);
+        }
+        Ok(Some(self.actor_facts(tx, caller.user_id).await?))
+    }
+
+    /// Tells event plugins (in the background) that `kind` happened.
+    pub(crate) fn publish(
+        &self,
+        kind: &'static str,
+        actor: &ActorFacts,
+        path: Option<&NodePath>,
+        detail: Option<String>,
+    ) {
+        self.plugins.publish(PluginEvent {
+            kind,
+            actor: actor.clone(),
+            path: path.map(|p| p.to_string()),
+            detail,
+            at_micros: self.ports.clock.now().timestamp_micros(),
+        });
     }
 }
 

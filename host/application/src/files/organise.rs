@@ -47,11 +47,13 @@ impl Files {
         tx.nodes().insert(&node).await?;
         self.record(tx.as_mut(), place.namespace, node.id, None)
             .await?;
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[place.namespace]).await?;
-        Ok(Entry {
-            path: place.path.join(node.name.clone()),
-            node,
-        })
+        let path = place.path.join(node.name.clone());
+        if let Some(actor) = actor {
+            self.publish("folder-created", &actor, Some(&path), None);
+        }
+        Ok(Entry { path, node })
     }
 
     /// Moves or renames a file or folder: one change, whatever the folder holds. Moving into or
@@ -122,9 +124,19 @@ impl Files {
         }
         self.record(tx.as_mut(), origin, source.node.id, Some(&before))
             .await?;
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[origin, place.namespace]).await?;
+        let path = place.path.join(source.node.name.clone());
+        if let Some(actor) = actor {
+            self.publish(
+                "moved",
+                &actor,
+                Some(&source.path),
+                Some(format!("to {path}")),
+            );
+        }
         Ok(Entry {
-            path: place.path.join(source.node.name.clone()),
+            path,
             node: source.node,
         })
     }

@@ -14,7 +14,7 @@ use coffer_domain::sharing::{Membership, Need, Role};
 
 use super::access::Access;
 use super::{Files, Target};
-use crate::ports::Transaction;
+use crate::ports::{SharingQuestion, Transaction};
 use crate::{AppError, Principal};
 
 /// A shared folder as one of its members sees it.
@@ -110,7 +110,11 @@ impl Files {
         )
         .await?;
         let owner_email = self.email_of(tx.as_mut(), caller.user_id).await?;
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[access.home.id]).await?;
+        if let Some(actor) = actor {
+            self.publish("folder-shared", &actor, Some(&entry.path), None);
+        }
         Ok(SharedFolder {
             id: shared.id,
             mount: entry.node.id,
@@ -184,6 +188,8 @@ impl Files {
     ) -> Result<Member, AppError> {
         let role = Role::parse_grantable(role)?;
         let email = Email::parse(email)?;
+        self.ask_sharing_policies(caller, id, &email, role, true)
+            .await?;
         let mut tx = self.ports.uow.begin().await?;
         let access = self.access(tx.as_mut(), caller.user_id).await?;
         Self::require_member(&access, id, Need::Manage)?;
@@ -235,7 +241,12 @@ impl Files {
             other => other?,
         }
         self.record(tx.as_mut(), home.id, mount.id, None).await?;
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[home.id]).await?;
+        if let Some(actor) = actor {
+            let detail = format!("{} as {}", user.email(), role.as_str());
+            self.publish("member-added", &actor, None, Some(detail));
+        }
         Ok(Member {
             user: user.id(),
             email: user.email().clone(),
@@ -265,6 +276,11 @@ impl Files {
         if membership.role == Role::Owner {
             return Err(AppError::NotAllowed("the owner's role cannot be changed"));
         }
+        let email = self.email_of(tx.as_mut(), member).await?;
+        drop(tx);
+        self.ask_sharing_policies(caller, id, &email, role, false)
+            .await?;
+        let mut tx = self.ports.uow.begin().await?;
         tx.members().set_role(id, member, role).await?;
         tx.commit().await?;
         Ok(())
@@ -300,7 +316,13 @@ impl Files {
         let home = self.home(tx.as_mut(), member).await?;
         let (mut tx, _) = self.lock_namespaces(tx, access, vec![id, home.id]).await?;
         self.unmount(tx.as_mut(), &membership).await?;
-        self.commit_changes(tx, &[home.id]).await
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
+        let removed = self.email_of(tx.as_mut(), member).await?;
+        self.commit_changes(tx, &[home.id]).await?;
+        if let Some(actor) = actor {
+            self.publish("member-removed", &actor, None, Some(removed.to_string()));
+        }
+        Ok(())
     }
 
     /// Leaves a shared folder the caller is a member (not the owner) of.
@@ -358,7 +380,12 @@ impl Files {
         let path = self.live_path_of(tx.as_mut(), &folder).await?;
         self.record(tx.as_mut(), access.home.id, folder.id, path.as_ref())
             .await?;
-        self.commit_changes(tx, &homes).await
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
+        self.commit_changes(tx, &homes).await?;
+        if let Some(actor) = actor {
+            self.publish("folder-unshared", &actor, path.as_ref(), None);
+        }
+        Ok(())
     }
 
     /// Removes a member's mount point and membership, telling their sync clients.
@@ -412,6 +439,44 @@ impl Files {
             })?
             .email()
             .clone())
+    }
+
+    /// Asks the sharing policies whether `email` may join (or change to) `role`, after checking
+    /// that the caller manages the folder (so a stranger learns nothing from a policy).
+    async fn ask_sharing_policies(
+        &self,
+        caller: &Principal,
+        id: NamespaceId,
+        email: &Email,
+        role: Role,
+        joining: bool,
+    ) -> Result<(), AppError> {
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        Self::require_member(&access, id, Need::Manage)?;
+        let folder_path = self
+            .mount_path(tx.as_mut(), &access, id)
+            .await?
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        let actor = self.actor_facts(tx.as_mut(), caller.user_id).await?;
+        drop(tx);
+        let (member_email, editor) = (email.to_string(), role == Role::Editor);
+        let question = if joining {
+            SharingQuestion::Share {
+                actor,
+                folder_path,
+                member_email,
+                editor,
+            }
+        } else {
+            SharingQuestion::RoleChange {
+                actor,
+                folder_path,
+                member_email,
+                editor,
+            }
+        };
+        self.plugins.check_sharing(&question).await
     }
 
     /// The caller's role in a shared folder if it allows `need` ("not found" for a folder they

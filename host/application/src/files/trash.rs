@@ -32,7 +32,11 @@ impl Files {
         tx.namespaces()
             .add_usage(namespace, -(bytes as i64))
             .await?;
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[namespace]).await?;
+        if let Some(actor) = actor {
+            self.publish("deleted", &actor, Some(&entry.path), None);
+        }
         Ok(entry)
     }
 
@@ -117,7 +121,11 @@ impl Files {
             .view_path_of(tx.as_mut(), &access, &node)
             .await?
             .unwrap_or_else(|| NodePath::from_names(vec![node.name.clone()]));
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[namespace]).await?;
+        if let Some(actor) = actor {
+            self.publish("restored", &actor, Some(&path), None);
+        }
         Ok(Entry { node, path })
     }
 

@@ -15,10 +15,10 @@ pub use plugins::{
 
 pub use repositories::{
     BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
-    NamespaceRepository, NodeRepository, RepositoryError, RevisionRepository, TokenRepository,
-    Transaction, UnitOfWork, UserRepository,
+    NamespaceRepository, NodeRepository, PluginRepository, RepositoryError, RevisionRepository,
+    TokenRepository, Transaction, UnitOfWork, UserRepository,
 };
 pub use services::{
-    ChangeNotifier, Clock, IdGenerator, IssuedSecret, LoginThrottle, PasswordHasher,
-    SecretGenerator, SecretKind, ThrottleKey, Wakeup,
+    BackgroundTask, ChangeNotifier, Clock, IdGenerator, IssuedSecret, LoginThrottle,
+    PasswordHasher, SecretGenerator, SecretKind, TaskSpawner, ThrottleKey, Wakeup,
 };

@@ -4,6 +4,7 @@ use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, U
 use coffer_domain::files::{
     BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
 };
+use coffer_domain::plugins::{AuditEntry, Plugin, PluginId, PluginName};
 use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
 use thiserror::Error;
 
@@ -55,6 +56,8 @@ pub trait Transaction: Send {
     fn changes(&mut self) -> &mut dyn ChangeRepository;
     /// Members of shared folders.
     fn members(&mut self) -> &mut dyn MemberRepository;
+    /// Installed plugins, their components and their audit log.
+    fn plugins(&mut self) -> &mut dyn PluginRepository;
     /// Makes every change of this transaction durable, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -339,4 +342,46 @@ pub trait MemberRepository: Send {
         &mut self,
         namespace: NamespaceId,
     ) -> Result<Vec<Membership>, RepositoryError>;
+}
+
+/// Installed plugins, the components they run (stored once per digest), the generation counter
+/// instances watch, and the audit log.
+#[async_trait]
+pub trait PluginRepository: Send {
+    /// Adds a plugin; `Conflict("plugin")` if the name is taken.
+    async fn insert(&mut self, plugin: &Plugin) -> Result<(), RepositoryError>;
+    /// Saves every field of a plugin.
+    async fn update(&mut self, plugin: &Plugin) -> Result<(), RepositoryError>;
+    /// A plugin by id.
+    async fn get(&mut self, id: PluginId) -> Result<Option<Plugin>, RepositoryError>;
+    /// A plugin by name.
+    async fn find_by_name(&mut self, name: &PluginName) -> Result<Option<Plugin>, RepositoryError>;
+    /// Every plugin, in running order (position, then name).
+    async fn list(&mut self) -> Result<Vec<Plugin>, RepositoryError>;
+    /// Removes a plugin; false if there was none.
+    async fn delete(&mut self, id: PluginId) -> Result<bool, RepositoryError>;
+    /// Stores a component under its digest (nothing happens if it is there).
+    async fn store_component(
+        &mut self,
+        digest: &str,
+        wasm: &[u8],
+        now: Timestamp,
+    ) -> Result<(), RepositoryError>;
+    /// A stored component.
+    async fn component(&mut self, digest: &str) -> Result<Option<Vec<u8>>, RepositoryError>;
+    /// Deletes components no plugin uses; returns how many.
+    async fn delete_unused_components(&mut self) -> Result<u64, RepositoryError>;
+    /// The current generation of the plugin set.
+    async fn generation(&mut self) -> Result<u64, RepositoryError>;
+    /// Marks the plugin set as changed; returns the new generation.
+    async fn bump_generation(&mut self) -> Result<u64, RepositoryError>;
+    /// Appends to the audit log.
+    async fn audit(&mut self, entry: &AuditEntry) -> Result<(), RepositoryError>;
+    /// Up to `limit` audit entries, newest first, of one plugin or all, older than `before`.
+    async fn audit_log(
+        &mut self,
+        plugin: Option<&str>,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, RepositoryError>;
 }

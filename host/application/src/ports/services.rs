@@ -101,3 +101,12 @@ pub trait ChangeNotifier: Send + Sync {
     /// A future that completes at the next announced change of `namespace` after this call.
     fn next_change(&self, namespace: coffer_domain::files::NamespaceId) -> Wakeup;
 }
+
+/// A task to run in the background.
+pub type BackgroundTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+
+/// Runs work after a request has been answered (e.g. telling event plugins what happened).
+pub trait TaskSpawner: Send + Sync {
+    /// Runs `task` in the background; its failures are its own to log.
+    fn spawn(&self, task: BackgroundTask);
+}

@@ -325,6 +325,100 @@ impl Plugin {
     }
 }
 
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// A plugin refused something (a scan found something, a policy denied).
+    Denied,
+    /// A call failed (trap, timeout, memory, output) and the failure policy decided.
+    Failed,
+    /// A plugin was disabled after repeated failures.
+    AutoDisabled,
+    /// An administrator installed a plugin.
+    Installed,
+    /// An administrator replaced a plugin's component (a new version).
+    Upgraded,
+    /// An administrator changed a plugin's configuration.
+    Configured,
+    /// An administrator enabled a plugin.
+    Enabled,
+    /// An administrator disabled a plugin.
+    Disabled,
+    /// An administrator changed a plugin's order, limits or failure policy.
+    SettingsChanged,
+    /// An administrator uninstalled a plugin.
+    Uninstalled,
+    /// An administrator tried a plugin on a sample.
+    DryRun,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 11] = [
+        AuditAction::Denied,
+        AuditAction::Failed,
+        AuditAction::AutoDisabled,
+        AuditAction::Installed,
+        AuditAction::Upgraded,
+        AuditAction::Configured,
+        AuditAction::Enabled,
+        AuditAction::Disabled,
+        AuditAction::SettingsChanged,
+        AuditAction::Uninstalled,
+        AuditAction::DryRun,
+    ];
+
+    /// The action's name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AuditAction::Denied => "denied",
+            AuditAction::Failed => "failed",
+            AuditAction::AutoDisabled => "auto_disabled",
+            AuditAction::Installed => "installed",
+            AuditAction::Upgraded => "upgraded",
+            AuditAction::Configured => "configured",
+            AuditAction::Enabled => "enabled",
+            AuditAction::Disabled => "disabled",
+            AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::Uninstalled => "uninstalled",
+            AuditAction::DryRun => "dry_run",
+        }
+    }
+
+    /// Parses an action's name.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == raw)
+            .ok_or_else(|| DomainError::invalid("action", "is not an audit action"))
+    }
+}
+
+/// One entry of the plugin audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Position in the log (assigned when stored; newer entries have larger ids).
+    pub id: Option<u64>,
+    /// When.
+    pub at: Timestamp,
+    /// What happened.
+    pub action: AuditAction,
+    /// The plugin's name.
+    pub plugin: String,
+    /// The plugin's version, if known.
+    pub version: Option<String>,
+    /// The hook concerned, for calls.
+    pub hook: Option<Hook>,
+    /// Who acted (an administrator's email, or the user whose request ran the hook).
+    pub actor: Option<String>,
+    /// What it was about (a path, a member's email, a setting).
+    pub subject: Option<String>,
+    /// Why (a denial's reason, a failure).
+    pub reason: Option<String>,
+    /// How long the call took, for calls.
+    pub duration: Option<Duration>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

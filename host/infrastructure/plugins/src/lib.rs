@@ -189,7 +189,8 @@ impl WasmRuntime {
         if let Some(path) = cached {
             match component.serialize() {
                 Ok(compiled) => {
-                    let temporary = path.with_extension("tmp");
+                    // One writer's temporary file per process: concurrent writers never share it.
+                    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
                     if std::fs::write(&temporary, compiled)
                         .and_then(|()| std::fs::rename(&temporary, &path))
                         .is_err()

@@ -274,3 +274,58 @@ pub const MEMBERS_OF_NAMESPACE: &str = concat!(
     " FROM shared_folder_members WHERE namespace_id = $1 \
       ORDER BY CASE WHEN role = 'owner' THEN 0 ELSE 1 END, joined_at, user_id"
 );
+
+// --- plugins -----------------------------------------------------------------------------------
+
+macro_rules! plugin_columns {
+    () => {
+        "id, name, version, description, hooks, interface_version, digest, config, config_schema, \
+         enabled, position, memory_bytes, time_ms, output_bytes, failure_policy, \
+         consecutive_failures, disabled_reason, installed_at, updated_at"
+    };
+}
+
+pub const INSERT_PLUGIN: &str = concat!(
+    "INSERT INTO plugins (",
+    plugin_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+);
+pub const UPDATE_PLUGIN: &str = "UPDATE plugins SET name = $2, version = $3, description = $4, \
+    hooks = $5, interface_version = $6, digest = $7, config = $8, config_schema = $9, \
+    enabled = $10, position = $11, memory_bytes = $12, time_ms = $13, output_bytes = $14, \
+    failure_policy = $15, consecutive_failures = $16, disabled_reason = $17, installed_at = $18, \
+    updated_at = $19 WHERE id = $1";
+pub const GET_PLUGIN: &str = concat!("SELECT ", plugin_columns!(), " FROM plugins WHERE id = $1");
+pub const PLUGIN_BY_NAME: &str = concat!(
+    "SELECT ",
+    plugin_columns!(),
+    " FROM plugins WHERE name = $1"
+);
+pub const LIST_PLUGINS: &str = concat!(
+    "SELECT ",
+    plugin_columns!(),
+    " FROM plugins ORDER BY position, name"
+);
+pub const DELETE_PLUGIN: &str = "DELETE FROM plugins WHERE id = $1";
+pub const STORE_COMPONENT: &str = "INSERT INTO plugin_components (digest, wasm, created_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING";
+pub const GET_COMPONENT: &str = "SELECT wasm FROM plugin_components WHERE digest = $1";
+pub const DELETE_UNUSED_COMPONENTS: &str = "DELETE FROM plugin_components \
+    WHERE digest NOT IN (SELECT digest FROM plugins)";
+pub const PLUGIN_GENERATION: &str = "SELECT generation FROM plugin_generation WHERE id = 1";
+pub const BUMP_PLUGIN_GENERATION: &str =
+    "UPDATE plugin_generation SET generation = generation + 1 WHERE id = 1 RETURNING generation";
+pub const INSERT_AUDIT: &str = "INSERT INTO plugin_audit \
+    (at, action, plugin_name, plugin_version, hook, actor, subject, reason, duration_us) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+macro_rules! audit_columns {
+    () => {
+        "id, at, action, plugin_name, plugin_version, hook, actor, subject, reason, duration_us"
+    };
+}
+// `$1`: plugin name or NULL for all; `$2`: entries with a smaller id only; `$3`: limit.
+pub const AUDIT_LOG: &str = concat!(
+    "SELECT ",
+    audit_columns!(),
+    " FROM plugin_audit WHERE ($1 IS NULL OR plugin_name = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+);

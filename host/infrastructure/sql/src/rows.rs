@@ -382,3 +382,115 @@ impl MemberRow {
         })
     }
 }
+
+use coffer_domain::plugins::{
+    AuditAction, AuditEntry, FailurePolicy, Hook, Plugin, PluginId, PluginLimits, PluginName,
+    PluginVersion,
+};
+
+/// A row of `plugins`.
+#[derive(sqlx::FromRow)]
+pub struct PluginRow {
+    id: Uuid,
+    name: String,
+    version: String,
+    description: String,
+    hooks: String,
+    interface_version: String,
+    digest: String,
+    config: String,
+    config_schema: Option<String>,
+    enabled: bool,
+    position: i64,
+    memory_bytes: i64,
+    time_ms: i64,
+    output_bytes: i64,
+    failure_policy: String,
+    consecutive_failures: i64,
+    disabled_reason: Option<String>,
+    installed_at: i64,
+    updated_at: i64,
+}
+
+/// The `hooks` column: interface names joined by commas.
+pub fn hooks_column(hooks: &[Hook]) -> String {
+    hooks.iter().map(Hook::as_str).collect::<Vec<_>>().join(",")
+}
+
+impl PluginRow {
+    pub fn into_plugin(self) -> Result<Plugin, RepositoryError> {
+        let hooks = self
+            .hooks
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(Hook::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| corrupt("plugin hooks"))?;
+        Ok(Plugin {
+            id: PluginId::from_uuid(self.id),
+            name: PluginName::parse(&self.name).map_err(|_| corrupt("plugin name"))?,
+            version: PluginVersion::parse(&self.version).map_err(|_| corrupt("plugin version"))?,
+            description: self.description,
+            hooks,
+            interface_version: self.interface_version,
+            digest: self.digest,
+            config: self.config,
+            config_schema: self.config_schema,
+            enabled: self.enabled,
+            position: self.position,
+            limits: PluginLimits::new(
+                u64::try_from(self.memory_bytes).map_err(|_| corrupt("plugin memory"))?,
+                std::time::Duration::from_millis(
+                    u64::try_from(self.time_ms).map_err(|_| corrupt("plugin time"))?,
+                ),
+                u32::try_from(self.output_bytes).map_err(|_| corrupt("plugin output"))?,
+            )
+            .map_err(|_| corrupt("plugin limits"))?,
+            failure_policy: FailurePolicy::parse(&self.failure_policy)
+                .map_err(|_| corrupt("plugin failure policy"))?,
+            consecutive_failures: u32::try_from(self.consecutive_failures).unwrap_or(u32::MAX),
+            disabled_reason: self.disabled_reason,
+            installed_at: timestamp(self.installed_at)?,
+            updated_at: timestamp(self.updated_at)?,
+        })
+    }
+}
+
+/// A row of `plugin_audit`.
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: i64,
+    at: i64,
+    action: String,
+    plugin_name: String,
+    plugin_version: Option<String>,
+    hook: Option<String>,
+    actor: Option<String>,
+    subject: Option<String>,
+    reason: Option<String>,
+    duration_us: Option<i64>,
+}
+
+impl AuditRow {
+    pub fn into_entry(self) -> Result<AuditEntry, RepositoryError> {
+        Ok(AuditEntry {
+            id: Some(u64::try_from(self.id).map_err(|_| corrupt("audit id"))?),
+            at: timestamp(self.at)?,
+            action: AuditAction::parse(&self.action).map_err(|_| corrupt("audit action"))?,
+            plugin: self.plugin_name,
+            version: self.plugin_version,
+            hook: self
+                .hook
+                .as_deref()
+                .map(Hook::parse)
+                .transpose()
+                .map_err(|_| corrupt("audit hook"))?,
+            actor: self.actor,
+            subject: self.subject,
+            reason: self.reason,
+            duration: self
+                .duration_us
+                .map(|us| std::time::Duration::from_micros(us.max(0) as u64)),
+        })
+    }
+}

@@ -5,21 +5,23 @@ use async_trait::async_trait;
 use coffer_application::InfrastructureError;
 use coffer_application::ports::{
     BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
-    NamespaceRepository, NodeRepository, RepositoryError, RevisionRepository, TokenRepository,
-    Transaction, UserRepository,
+    NamespaceRepository, NodeRepository, PluginRepository, RepositoryError, RevisionRepository,
+    TokenRepository, Transaction, UserRepository,
 };
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
 use coffer_domain::files::{
     BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
 };
+use coffer_domain::plugins::{AuditEntry, Plugin, PluginId, PluginName};
 use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
 use uuid::Uuid;
 
 use crate::queries::*;
 use crate::rows::{
-    ChangeRow, InviteRow, LinkRow, MemberRow, NamespaceRow, NodeRow, RevisionRow, TokenRow,
-    UserRow, block_hash, file_columns, micros, namespace_kind, quota_column,
+    AuditRow, ChangeRow, InviteRow, LinkRow, MemberRow, NamespaceRow, NodeRow, PluginRow,
+    RevisionRow, TokenRow, UserRow, block_hash, file_columns, hooks_column, micros, namespace_kind,
+    quota_column,
 };
 
 /// Any database error, as the port's backend error.
@@ -92,6 +94,9 @@ macro_rules! sql_transaction {
                 self
             }
             fn members(&mut self) -> &mut dyn MemberRepository {
+                self
+            }
+            fn plugins(&mut self) -> &mut dyn PluginRepository {
                 self
             }
             async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -832,6 +837,173 @@ macro_rules! sql_transaction {
                     .await
                     .map_err(backend_error)?;
                 Ok(())
+            }
+        }
+
+        impl $name {
+            fn plugin_query<'q>(
+                statement: &'static str,
+                plugin: &'q Plugin,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+                sqlx::query(statement)
+                    .bind(plugin.id.as_uuid())
+                    .bind(plugin.name.as_str())
+                    .bind(plugin.version.as_str())
+                    .bind(plugin.description.as_str())
+                    .bind(hooks_column(&plugin.hooks))
+                    .bind(plugin.interface_version.as_str())
+                    .bind(plugin.digest.as_str())
+                    .bind(plugin.config.as_str())
+                    .bind(plugin.config_schema.as_deref())
+                    .bind(plugin.enabled)
+                    .bind(plugin.position)
+                    .bind(plugin.limits.memory_bytes() as i64)
+                    .bind(plugin.limits.time().as_millis() as i64)
+                    .bind(i64::from(plugin.limits.output_bytes()))
+                    .bind(plugin.failure_policy.as_str())
+                    .bind(i64::from(plugin.consecutive_failures))
+                    .bind(plugin.disabled_reason.as_deref())
+                    .bind(micros(plugin.installed_at))
+                    .bind(micros(plugin.updated_at))
+            }
+        }
+
+        #[async_trait]
+        impl PluginRepository for $name {
+            async fn insert(&mut self, plugin: &Plugin) -> Result<(), RepositoryError> {
+                Self::plugin_query(INSERT_PLUGIN, plugin)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("plugin"))?;
+                Ok(())
+            }
+
+            async fn update(&mut self, plugin: &Plugin) -> Result<(), RepositoryError> {
+                Self::plugin_query(UPDATE_PLUGIN, plugin)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("plugin"))?;
+                Ok(())
+            }
+
+            async fn get(&mut self, id: PluginId) -> Result<Option<Plugin>, RepositoryError> {
+                self.one(
+                    sqlx::query_as::<_, PluginRow>(GET_PLUGIN).bind(id.as_uuid()),
+                    PluginRow::into_plugin,
+                )
+                .await
+            }
+
+            async fn find_by_name(
+                &mut self,
+                name: &PluginName,
+            ) -> Result<Option<Plugin>, RepositoryError> {
+                self.one(
+                    sqlx::query_as::<_, PluginRow>(PLUGIN_BY_NAME).bind(name.as_str()),
+                    PluginRow::into_plugin,
+                )
+                .await
+            }
+
+            async fn list(&mut self) -> Result<Vec<Plugin>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, PluginRow>(LIST_PLUGINS),
+                    PluginRow::into_plugin,
+                )
+                .await
+            }
+
+            async fn delete(&mut self, id: PluginId) -> Result<bool, RepositoryError> {
+                let done = sqlx::query(DELETE_PLUGIN)
+                    .bind(id.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn store_component(
+                &mut self,
+                digest: &str,
+                wasm: &[u8],
+                now: Timestamp,
+            ) -> Result<(), RepositoryError> {
+                sqlx::query(STORE_COMPONENT)
+                    .bind(digest)
+                    .bind(wasm)
+                    .bind(micros(now))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn component(
+                &mut self,
+                digest: &str,
+            ) -> Result<Option<Vec<u8>>, RepositoryError> {
+                sqlx::query_scalar(GET_COMPONENT)
+                    .bind(digest)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)
+            }
+
+            async fn delete_unused_components(&mut self) -> Result<u64, RepositoryError> {
+                let done = sqlx::query(DELETE_UNUSED_COMPONENTS)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn generation(&mut self) -> Result<u64, RepositoryError> {
+                let generation: i64 = sqlx::query_scalar(PLUGIN_GENERATION)
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(generation.max(0) as u64)
+            }
+
+            async fn bump_generation(&mut self) -> Result<u64, RepositoryError> {
+                let generation: i64 = sqlx::query_scalar(BUMP_PLUGIN_GENERATION)
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(generation.max(0) as u64)
+            }
+
+            async fn audit(&mut self, entry: &AuditEntry) -> Result<(), RepositoryError> {
+                sqlx::query(INSERT_AUDIT)
+                    .bind(micros(entry.at))
+                    .bind(entry.action.as_str())
+                    .bind(entry.plugin.as_str())
+                    .bind(entry.version.as_deref())
+                    .bind(entry.hook.map(|h| h.as_str()))
+                    .bind(entry.actor.as_deref())
+                    .bind(entry.subject.as_deref())
+                    .bind(entry.reason.as_deref())
+                    .bind(entry.duration.map(|d| d.as_micros() as i64))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn audit_log(
+                &mut self,
+                plugin: Option<&str>,
+                before: Option<u64>,
+                limit: u32,
+            ) -> Result<Vec<AuditEntry>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, AuditRow>(AUDIT_LOG)
+                        .bind(plugin)
+                        .bind(before.map_or(i64::MAX, |b| b.min(i64::MAX as u64) as i64))
+                        .bind(i64::from(limit)),
+                    AuditRow::into_entry,
+                )
+                .await
             }
         }
 

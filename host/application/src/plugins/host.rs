@@ -1,0 +1,431 @@
+//! The plugins in force, and the one place hooks are run: in the administrator's order, the
+//! first denial wins; a failed call is decided by the plugin's failure policy, audited, and
+//! counted (a plugin that keeps failing disables itself); events run in the background.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use coffer_domain::plugins::{
+    AuditAction, AuditEntry, FailurePolicy, Hook, MAX_CONSECUTIVE_FAILURES, Plugin, PluginId,
+};
+
+use crate::AppError;
+use crate::ports::{
+    ActorFacts, CallOutcome, Clock, PluginCall, PluginEvent, PluginRuntime, PolicyDecision,
+    QuotaQuestion, ScanVerdict, SharingQuestion, TaskSpawner, UnitOfWork, UploadContentReader,
+    UploadFacts,
+};
+
+/// The plugin set this instance runs, as of a generation of the plugin table.
+#[derive(Default)]
+struct Snapshot {
+    generation: Option<u64>,
+    plugins: Vec<Plugin>,
+}
+
+/// Runs hooks of the installed plugins. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    uow: Arc<dyn UnitOfWork>,
+    runtime: Arc<dyn PluginRuntime>,
+    clock: Arc<dyn Clock>,
+    spawner: Arc<dyn TaskSpawner>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Failed calls in a row, per plugin, on this instance.
+    failures: Mutex<HashMap<PluginId, u32>>,
+}
+
+/// What a hook call is about, for the audit log.
+pub(crate) struct Subject<'a> {
+    pub hook: Hook,
+    pub actor: &'a str,
+    pub subject: &'a str,
+}
+
+impl PluginHost {
+    /// A host with no plugins loaded yet; [`Self::refresh`] loads them.
+    pub fn new(
+        uow: Arc<dyn UnitOfWork>,
+        runtime: Arc<dyn PluginRuntime>,
+        clock: Arc<dyn Clock>,
+        spawner: Arc<dyn TaskSpawner>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                uow,
+                runtime,
+                clock,
+                spawner,
+                snapshot: RwLock::new(Arc::new(Snapshot::default())),
+                failures: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The runtime (for administration: inspection, dry runs).
+    pub(crate) fn runtime(&self) -> &Arc<dyn PluginRuntime> {
+        &self.inner.runtime
+    }
+
+    /// Reloads the plugin set if it changed since the last look (any instance may have changed
+    /// it); components not loaded yet are loaded. Returns whether anything changed. Cheap when
+    /// nothing did: one query.
+    pub async fn refresh(&self) -> Result<bool, AppError> {
+        let mut tx = self.inner.uow.begin_read().await?;
+        let generation = tx.plugins().generation().await?;
+        let current = self.inner.snapshot.read().expect("lock").generation;
+        if current == Some(generation) {
+            return Ok(false);
+        }
+        let plugins = tx.plugins().list().await?;
+        for plugin in plugins.iter().filter(|p| p.enabled) {
+            if self.inner.runtime.is_loaded(&plugin.digest) {
+                continue;
+            }
+            let Some(wasm) = tx.plugins().component(&plugin.digest).await? else {
+                tracing::error!(plugin = %plugin.name, "the plugin's component is missing");
+                continue;
+            };
+            if let Err(err) = self.inner.runtime.load(&plugin.digest, &wasm).await {
+                tracing::error!(plugin = %plugin.name, error = %err, "the plugin's component does not load");
+            }
+        }
+        drop(tx);
+        tracing::info!(
+            generation,
+            enabled = plugins.iter().filter(|p| p.enabled).count(),
+            "plugin set loaded"
+        );
+        *self.inner.snapshot.write().expect("lock") = Arc::new(Snapshot {
+            generation: Some(generation),
+            plugins,
+        });
+        Ok(true)
+    }
+
+    /// The enabled plugins implementing `hook`, in running order.
+    fn active(&self, hook: Hook) -> Vec<Plugin> {
+        self.inner
+            .snapshot
+            .read()
+            .expect("lock")
+            .plugins
+            .iter()
+            .filter(|p| p.enabled && p.implements(hook))
+            .cloned()
+            .collect()
+    }
+
+    /// The call description of a plugin.
+    pub(crate) fn call_of(plugin: &Plugin) -> PluginCall {
+        PluginCall {
+            tag: format!("{}@{}", plugin.name, plugin.version),
+            digest: plugin.digest.clone(),
+            config: plugin.config.clone(),
+            limits: plugin.limits,
+        }
+    }
+
+    /// Runs every active scanner on an upload; the first finding refuses it.
+    pub(crate) async fn scan(
+        &self,
+        upload: &UploadFacts,
+        content: Arc<dyn UploadContentReader>,
+    ) -> Result<(), AppError> {
+        for plugin in self.active(Hook::UploadScanner) {
+            let outcome = self
+                .inner
+                .runtime
+                .scan(&Self::call_of(&plugin), upload, content.clone())
+                .await;
+            let subject = Subject {
+                hook: Hook::UploadScanner,
+                actor: &upload.actor.email,
+                subject: &upload.path,
+            };
+            let decision = outcome.map_result(|verdict| match verdict {
+                ScanVerdict::Clean => PolicyDecision::Allow,
+                ScanVerdict::Infected(name) => PolicyDecision::Deny(format!("{name} found")),
+            });
+            self.settle(&plugin, &subject, decision).await?;
+        }
+        Ok(())
+    }
+
+    /// Asks every active sharing policy; the first denial refuses.
+    pub(crate) async fn check_sharing(&self, question: &SharingQuestion) -> Result<(), AppError> {
+        let (actor, subject) = match question {
+            SharingQuestion::Share {
+                actor,
+                member_email,
+                ..
+            }
+            | SharingQuestion::RoleChange {
+                actor,
+                member_email,
+                ..
+            } => (actor, member_email.as_str()),
+            SharingQuestion::Link { actor, path, .. } => (actor, path.as_str()),
+        };
+        for plugin in self.active(Hook::SharingPolicy) {
+            let outcome = self
+                .inner
+                .runtime
+                .check_sharing(&Self::call_of(&plugin), question)
+                .await;
+            let subject = Subject {
+                hook: Hook::SharingPolicy,
+                actor: &actor.email,
+                subject,
+            };
+            self.settle(&plugin, &subject, outcome).await?;
+        }
+        Ok(())
+    }
+
+    /// The quota of `user`: the first quota policy with an answer sets it; a failed call keeps
+    /// the server's.
+    pub(crate) async fn quota(&self, user: &ActorFacts, server_quota: u64) -> u64 {
+        for plugin in self.active(Hook::QuotaPolicy) {
+            let outcome = self
+                .inner
+                .runtime
+                .quota(&Self::call_of(&plugin), user, server_quota)
+                .await;
+            match outcome.result {
+                Ok(Some(quota)) => {
+                    self.succeeded(&plugin);
+                    return quota;
+                }
+                Ok(None) => self.succeeded(&plugin),
+                Err(failure) => {
+                    let subject = Subject {
+                        hook: Hook::QuotaPolicy,
+                        actor: &user.email,
+                        subject: "quota",
+                    };
+                    self.failed(&plugin, &subject, &failure.to_string(), outcome.duration)
+                        .await;
+                }
+            }
+        }
+        server_quota
+    }
+
+    /// Asks every active quota policy about an upload; the first denial refuses.
+    pub(crate) async fn check_upload(&self, question: &QuotaQuestion) -> Result<(), AppError> {
+        for plugin in self.active(Hook::QuotaPolicy) {
+            let outcome = self
+                .inner
+                .runtime
+                .check_upload(&Self::call_of(&plugin), question)
+                .await;
+            let subject = Subject {
+                hook: Hook::QuotaPolicy,
+                actor: &question.actor.email,
+                subject: &question.path,
+            };
+            self.settle(&plugin, &subject, outcome).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether any enabled plugin listens to events.
+    pub(crate) fn listens(&self) -> bool {
+        !self.active(Hook::Events).is_empty()
+    }
+
+    /// Tells every active event plugin, in the background; never fails or delays the caller.
+    pub(crate) fn publish(&self, event: PluginEvent) {
+        let plugins = self.active(Hook::Events);
+        if plugins.is_empty() {
+            return;
+        }
+        let host = self.clone();
+        self.inner.spawner.spawn(Box::pin(async move {
+            for plugin in plugins {
+                let outcome = host
+                    .inner
+                    .runtime
+                    .on_event(&Self::call_of(&plugin), &event)
+                    .await;
+                match outcome.result {
+                    Ok(()) => host.succeeded(&plugin),
+                    Err(failure) => {
+                        let subject = Subject {
+                            hook: Hook::Events,
+                            actor: &event.actor.email,
+                            subject: event.kind,
+                        };
+                        host.failed(&plugin, &subject, &failure.to_string(), outcome.duration)
+                            .await;
+                    }
+                }
+            }
+        }));
+    }
+
+    /// Applies one plugin's answer: a denial refuses (audited); a failure is decided by the
+    /// failure policy (audited, counted).
+    async fn settle(
+        &self,
+        plugin: &Plugin,
+        subject: &Subject<'_>,
+        outcome: CallOutcome<PolicyDecision>,
+    ) -> Result<(), AppError> {
+        match outcome.result {
+            Ok(PolicyDecision::Allow) => {
+                self.succeeded(plugin);
+                Ok(())
+            }
+            Ok(PolicyDecision::Deny(reason)) => {
+                self.succeeded(plugin);
+                self.audit(
+                    plugin,
+                    subject,
+                    AuditAction::Denied,
+                    Some(reason.clone()),
+                    Some(outcome.duration),
+                )
+                .await;
+                Err(AppError::RefusedByPlugin {
+                    plugin: plugin.name.to_string(),
+                    reason,
+                })
+            }
+            Err(failure) => {
+                self.failed(plugin, subject, &failure.to_string(), outcome.duration)
+                    .await;
+                match plugin.failure_policy {
+                    FailurePolicy::Allow => Ok(()),
+                    FailurePolicy::Deny => Err(AppError::PluginFailed {
+                        plugin: plugin.name.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn succeeded(&self, plugin: &Plugin) {
+        self.inner.failures.lock().expect("lock").remove(&plugin.id);
+    }
+
+    /// Audits a failed call and counts it; the call that makes too many in a row disables the
+    /// plugin (for every instance).
+    async fn failed(
+        &self,
+        plugin: &Plugin,
+        subject: &Subject<'_>,
+        reason: &str,
+        duration: std::time::Duration,
+    ) {
+        self.audit(
+            plugin,
+            subject,
+            AuditAction::Failed,
+            Some(reason.to_owned()),
+            Some(duration),
+        )
+        .await;
+        let in_a_row = {
+            let mut failures = self.inner.failures.lock().expect("lock");
+            let count = failures.entry(plugin.id).or_default();
+            *count += 1;
+            *count
+        };
+        if in_a_row >= MAX_CONSECUTIVE_FAILURES
+            && let Err(err) = self.disable(plugin, subject, reason, in_a_row).await
+        {
+            tracing::error!(plugin = %plugin.name, error = %err, "could not disable a failing plugin");
+        }
+    }
+
+    async fn disable(
+        &self,
+        plugin: &Plugin,
+        subject: &Subject<'_>,
+        reason: &str,
+        in_a_row: u32,
+    ) -> Result<(), AppError> {
+        let now = self.inner.clock.now();
+        let mut tx = self.inner.uow.begin().await?;
+        let Some(mut fresh) = tx.plugins().get(plugin.id).await? else {
+            return Ok(());
+        };
+        fresh.consecutive_failures = in_a_row.saturating_sub(1);
+        if !fresh.record_failure(reason, now) {
+            return Ok(());
+        }
+        tx.plugins().update(&fresh).await?;
+        tx.plugins()
+            .audit(&AuditEntry {
+                id: None,
+                at: now,
+                action: AuditAction::AutoDisabled,
+                plugin: fresh.name.to_string(),
+                version: Some(fresh.version.to_string()),
+                hook: Some(subject.hook),
+                actor: None,
+                subject: None,
+                reason: fresh.disabled_reason.clone(),
+                duration: None,
+            })
+            .await?;
+        tx.plugins().bump_generation().await?;
+        tx.commit().await?;
+        tracing::warn!(plugin = %fresh.name, in_a_row, "plugin disabled after repeated failures");
+        self.inner.failures.lock().expect("lock").remove(&plugin.id);
+        self.refresh().await?;
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        plugin: &Plugin,
+        subject: &Subject<'_>,
+        action: AuditAction,
+        reason: Option<String>,
+        duration: Option<std::time::Duration>,
+    ) {
+        let entry = AuditEntry {
+            id: None,
+            at: self.inner.clock.now(),
+            action,
+            plugin: plugin.name.to_string(),
+            version: Some(plugin.version.to_string()),
+            hook: Some(subject.hook),
+            actor: Some(subject.actor.to_owned()),
+            subject: Some(subject.subject.to_owned()),
+            reason,
+            duration,
+        };
+        let written = async {
+            let mut tx = self.inner.uow.begin().await?;
+            tx.plugins().audit(&entry).await?;
+            tx.commit().await?;
+            Ok::<_, AppError>(())
+        };
+        if let Err(err) = written.await {
+            tracing::error!(plugin = %plugin.name, error = %err, "could not write the plugin audit log");
+        }
+    }
+}
+
+impl<T> CallOutcomeExt<T> for CallOutcome<T> {
+    fn map_result<U>(self, f: impl FnOnce(T) -> U) -> CallOutcome<U> {
+        CallOutcome {
+            result: self.result.map(f),
+            logs: self.logs,
+            duration: self.duration,
+        }
+    }
+}
+
+/// Mapping a call's answer while keeping its logs and duration.
+trait CallOutcomeExt<T> {
+    fn map_result<U>(self, f: impl FnOnce(T) -> U) -> CallOutcome<U>;
+}
