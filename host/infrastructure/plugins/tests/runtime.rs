@@ -144,7 +144,12 @@ async fn the_scanner_finds_signatures_anywhere_streaming_any_size() {
     // by a plugin limited to 16 MiB of memory.
     let size = 64 << 20;
     let infected = Generated::new(size, Some(((256 << 10) * 7 - 20, EICAR)));
-    let outcome = t.runtime.scan(&t.eicar, &upload(size), infected).await;
+    // Time to spare: this checks streaming within the memory cap, not speed.
+    let patient = PluginCall {
+        limits: PluginLimits::new(16 << 20, Duration::from_secs(60), 4096).unwrap(),
+        ..t.eicar.clone()
+    };
+    let outcome = t.runtime.scan(&patient, &upload(size), infected).await;
     assert_eq!(
         outcome.result,
         Ok(ScanVerdict::Infected("EICAR-Test-File".into()))
@@ -249,7 +254,16 @@ async fn hostile_plugins_cost_at_most_their_call() {
     assert!(network.starts_with("denied"), "{network}");
 
     // Logs and printed output are kept within the output limit.
-    let flood = hostile_scan(&t, "log-flood").await;
+    // (With time to spare: this checks the output bound, not speed.)
+    let patient = PluginCall {
+        config: "log-flood".into(),
+        limits: PluginLimits::new(16 << 20, Duration::from_secs(30), 4096).unwrap(),
+        ..t.hostile.clone()
+    };
+    let flood = t
+        .runtime
+        .scan(&patient, &upload(1), Generated::new(1, None))
+        .await;
     assert_eq!(flood.result, Ok(ScanVerdict::Clean));
     let logged: usize = flood.logs.iter().map(|l| l.message.len()).sum();
     assert!(logged <= 4096, "{logged} bytes of logs kept");

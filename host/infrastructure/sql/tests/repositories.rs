@@ -34,6 +34,7 @@ on_both_backends!(
     concurrent_writers_all_commit,
     migrations_are_idempotent,
     server_secrets_are_created_once_and_shared,
+    plugins_components_generation_and_audit_round_trip,
 );
 
 async fn run<F, Fut>(backend: Backend, test: F)
@@ -290,4 +291,142 @@ async fn server_secrets_are_created_once_and_shared(store: SqlStore) {
         "the same on every ask"
     );
     assert_ne!(store.server_secret("other").await.unwrap(), first);
+}
+
+async fn plugins_components_generation_and_audit_round_trip(store: SqlStore) {
+    use coffer_domain::plugins::{
+        AuditAction, AuditEntry, FailurePolicy, Hook, Plugin, PluginId, PluginLimits, PluginName,
+        PluginVersion,
+    };
+    let plugin = |n: u128, name: &str, position: i64| Plugin {
+        id: PluginId::from_uuid(Uuid::from_u128(n)),
+        name: PluginName::parse(name).unwrap(),
+        version: PluginVersion::parse("1.2.3-beta").unwrap(),
+        description: "scans".into(),
+        hooks: vec![Hook::UploadScanner, Hook::Events],
+        interface_version: "0.1.0".into(),
+        digest: "ab".repeat(32),
+        config: r#"{"signatures":[]}"#.into(),
+        config_schema: Some(r#"{"type":"object"}"#.into()),
+        enabled: true,
+        position,
+        limits: PluginLimits::new(32 << 20, std::time::Duration::from_millis(750), 8192).unwrap(),
+        failure_policy: FailurePolicy::Allow,
+        consecutive_failures: 2,
+        disabled_reason: Some("why".into()),
+        installed_at: at(1),
+        updated_at: at(2),
+    };
+    let first = plugin(1, "scanner", 5);
+    let second = plugin(2, "another", 1);
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.plugins().generation().await.unwrap(), 0);
+    tx.plugins()
+        .store_component(&first.digest, b"wasm bytes", at(0))
+        .await
+        .unwrap();
+    tx.plugins()
+        .store_component(&first.digest, b"ignored: stored once", at(0))
+        .await
+        .unwrap();
+    tx.plugins().insert(&first).await.unwrap();
+    tx.plugins().insert(&second).await.unwrap();
+    assert_eq!(tx.plugins().bump_generation().await.unwrap(), 1);
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(
+        tx.plugins().get(first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        tx.plugins().find_by_name(&first.name).await.unwrap(),
+        Some(first.clone())
+    );
+    let order: Vec<_> = tx
+        .plugins()
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    assert_eq!(order, ["another", "scanner"], "by position");
+    assert_eq!(
+        tx.plugins()
+            .component(&first.digest)
+            .await
+            .unwrap()
+            .unwrap(),
+        b"wasm bytes"
+    );
+    let mut renamed = plugin(3, "scanner", 0);
+    renamed.id = PluginId::from_uuid(Uuid::from_u128(3));
+    assert!(matches!(
+        tx.plugins().insert(&renamed).await,
+        Err(RepositoryError::Conflict("plugin"))
+    ));
+    drop(tx);
+
+    let mut tx = store.begin().await.unwrap();
+    for (i, action) in [
+        AuditAction::Installed,
+        AuditAction::Denied,
+        AuditAction::Failed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        tx.plugins()
+            .audit(&AuditEntry {
+                id: None,
+                at: at(10 + i as i64),
+                action,
+                plugin: if i == 2 {
+                    "another".into()
+                } else {
+                    "scanner".into()
+                },
+                version: Some("1.2.3-beta".into()),
+                hook: (i > 0).then_some(Hook::UploadScanner),
+                actor: Some("a@example.org".into()),
+                subject: Some("/x".into()),
+                reason: (i > 0).then(|| "found".into()),
+                duration: (i > 0).then(|| std::time::Duration::from_micros(1500)),
+            })
+            .await
+            .unwrap();
+    }
+    let all = tx.plugins().audit_log(None, None, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].action, AuditAction::Failed, "newest first");
+    let scanner = tx
+        .plugins()
+        .audit_log(Some("scanner"), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(scanner.len(), 1);
+    assert_eq!(scanner[0].action, AuditAction::Denied);
+    assert_eq!(
+        scanner[0].duration,
+        Some(std::time::Duration::from_micros(1500))
+    );
+    let older = tx
+        .plugins()
+        .audit_log(Some("scanner"), scanner[0].id, 10)
+        .await
+        .unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].action, AuditAction::Installed);
+
+    assert!(tx.plugins().delete(first.id).await.unwrap());
+    assert_eq!(
+        tx.plugins().delete_unused_components().await.unwrap(),
+        0,
+        "still used"
+    );
+    assert!(tx.plugins().delete(second.id).await.unwrap());
+    assert_eq!(tx.plugins().delete_unused_components().await.unwrap(), 1);
+    assert!(!tx.plugins().delete(second.id).await.unwrap());
+    tx.commit().await.unwrap();
 }
