@@ -333,3 +333,109 @@ async fn a_plugin_enabled_through_one_instance_is_in_force_on_another() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+mod policies {
+    use super::*;
+
+    on_both_backends!(
+        the_sharing_rules_refuse_links_and_members_against_their_configuration,
+        quota_tiers_set_quotas_by_domain_and_cap_file_sizes,
+    );
+
+    async fn the_sharing_rules_refuse_links_and_members_against_their_configuration(
+        backend: Backend,
+    ) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, user) = admin_and_user(&app).await;
+        app.sign_up("friend@example.org").await;
+        app.sign_up("outsider@elsewhere.net").await;
+        enabled(
+            &app,
+            &admin,
+            "sharing-rules",
+            json!({
+                "allowed_domains": ["example.org"],
+                "max_link_days": 7,
+                "link_password_required": true
+            }),
+        )
+        .await;
+        app.upload(&user, "/Team/plan.txt", b"plan").await;
+        let link = |body: Value| app.call(Method::POST, "/api/v1/links", Some(&user), Some(body));
+        let refused = link(json!({"path": "/Team/plan.txt"})).await;
+        let problem = assert_problem(refused, StatusCode::FORBIDDEN, "refused_by_plugin").await;
+        assert_eq!(problem["detail"], "links must have a password");
+        let in_a_month = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+        let too_long = link(
+            json!({"path": "/Team/plan.txt", "password": "long enough", "expires_at": in_a_month}),
+        )
+        .await;
+        let problem = assert_problem(too_long, StatusCode::FORBIDDEN, "refused_by_plugin").await;
+        assert_eq!(problem["detail"], "links must expire within 7 days");
+        let in_three_days = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+        let fine = link(json!({"path": "/Team/plan.txt", "password": "long enough", "expires_at": in_three_days})).await;
+        assert_eq!(fine.status(), StatusCode::CREATED);
+
+        let shared: Value = app
+            .call(
+                Method::POST,
+                "/api/v1/sharing/folders",
+                Some(&user),
+                Some(json!({"path": "/Team"})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let members = format!(
+            "/api/v1/sharing/folders/{}/members",
+            shared["id"].as_str().unwrap()
+        );
+        let outsider = app
+            .call(
+                Method::POST,
+                &members,
+                Some(&user),
+                Some(json!({"email": "outsider@elsewhere.net", "role": "viewer"})),
+            )
+            .await;
+        let problem = assert_problem(outsider, StatusCode::FORBIDDEN, "refused_by_plugin").await;
+        assert_eq!(problem["plugin"], "sharing-rules");
+        let friend = app
+            .call(
+                Method::POST,
+                &members,
+                Some(&user),
+                Some(json!({"email": "friend@example.org", "role": "editor"})),
+            )
+            .await;
+        assert_eq!(friend.status(), StatusCode::CREATED);
+    }
+
+    async fn quota_tiers_set_quotas_by_domain_and_cap_file_sizes(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (admin, user) = admin_and_user(&app).await;
+        enabled(
+            &app,
+            &admin,
+            "quota-tiers",
+            json!({"tiers": {"example.org": 100}, "max_file_bytes": 50}),
+        )
+        .await;
+        let too_big = app.put(&user, "path=/big.bin", vec![1; 60]).await;
+        let problem = assert_problem(too_big, StatusCode::FORBIDDEN, "refused_by_plugin").await;
+        assert_eq!(problem["detail"], "files may be at most 50 bytes");
+        app.upload(&user, "/a.bin", &[1; 40]).await;
+        app.upload(&user, "/b.bin", &[2; 40]).await;
+        let over = app.put(&user, "path=/c.bin", vec![3; 30]).await;
+        let problem =
+            assert_problem(over, StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded").await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("quota of 100 bytes"),
+            "{problem}"
+        );
+    }
+}

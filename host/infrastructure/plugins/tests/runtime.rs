@@ -350,3 +350,43 @@ async fn compiled_components_are_cached_on_disk() {
         Ok(ScanVerdict::Infected("EICAR-Test-File".into()))
     );
 }
+
+#[tokio::test]
+async fn the_event_log_plugin_writes_each_event_through_the_log_import() {
+    let runtime = WasmRuntime::new(&RuntimeSettings::default()).unwrap();
+    runtime
+        .load("events", &plugin_wasm("event-log"))
+        .await
+        .unwrap();
+    let call = call("event-log@0.1.0", "events", "{}", PluginLimits::default());
+    let event = coffer_application::ports::PluginEvent {
+        kind: "moved",
+        actor: ActorFacts {
+            user_id: "u".into(),
+            email: "a@example.org".into(),
+        },
+        path: Some("/from".into()),
+        detail: Some("to /to".into()),
+        at_micros: 42,
+    };
+    let outcome = runtime.on_event(&call, &event).await;
+    assert_eq!(outcome.result, Ok(()));
+    let line = &outcome.logs[0];
+    assert_eq!(
+        (line.level.as_str(), line.message.as_str()),
+        ("info", "event")
+    );
+    for field in [
+        ("kind", "moved"),
+        ("actor", "a@example.org"),
+        ("path", "/from"),
+        ("detail", "to /to"),
+    ] {
+        assert!(
+            line.fields
+                .contains(&(field.0.to_owned(), field.1.to_owned())),
+            "{field:?} in {:?}",
+            line.fields
+        );
+    }
+}
