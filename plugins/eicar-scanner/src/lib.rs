@@ -6,11 +6,8 @@
 
 use serde::Deserialize;
 
-wit_bindgen::generate!({ path: "../../wit/v0.1.0", world: "scanner" });
-
-use coffer::plugin::content::UploadContent;
-use coffer::plugin::host::{Level, config, log};
-use exports::coffer::plugin::upload_scanner::{Guest, UploadInfo, Verdict};
+use coffer_plugin_sdk::log;
+use coffer_plugin_sdk::scanner::{Scanner, UploadContent, UploadInfo, Verdict};
 
 /// The EICAR test file's signature.
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -31,7 +28,7 @@ struct Signature {
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     let hex = hex.trim();
-    if hex.is_empty() || hex.len() % 2 != 0 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())
@@ -41,18 +38,14 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 }
 
 fn signatures() -> Vec<(String, Vec<u8>)> {
-    let config: Config = serde_json::from_str(&config()).unwrap_or_else(|err| {
-        log(Level::Warn, "configuration ignored", &[("error".into(), err.to_string())]);
-        Config::default()
-    });
+    let config: Config = coffer_plugin_sdk::config();
     let mut all = vec![("EICAR-Test-File".to_owned(), EICAR.to_vec())];
     for signature in config.signatures {
         match decode_hex(&signature.hex) {
             Some(bytes) => all.push((signature.name, bytes)),
-            None => log(
-                Level::Warn,
+            None => log::warn(
                 "signature ignored: not an even number of hex digits",
-                &[("name".into(), signature.name)],
+                &[("name", &signature.name)],
             ),
         }
     }
@@ -60,12 +53,14 @@ fn signatures() -> Vec<(String, Vec<u8>)> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
-struct Scanner;
+struct EicarScanner;
 
-impl Guest for Scanner {
+impl Scanner for EicarScanner {
     fn scan(upload: UploadInfo, content: &UploadContent) -> Verdict {
         let signatures = signatures();
         let overlap = signatures.iter().map(|(_, s)| s.len()).max().unwrap_or(1) - 1;
@@ -80,11 +75,7 @@ impl Guest for Scanner {
             offset += chunk.len() as u64;
             window.extend_from_slice(&chunk);
             if let Some((name, _)) = signatures.iter().find(|(_, s)| find(&window, s)) {
-                log(
-                    Level::Info,
-                    "signature found",
-                    &[("path".into(), upload.path.clone()), ("name".into(), name.clone())],
-                );
+                log::info("signature found", &[("path", &upload.path), ("name", name)]);
                 return Verdict::Infected(name.clone());
             }
             let keep = overlap.min(window.len());
@@ -94,4 +85,4 @@ impl Guest for Scanner {
     }
 }
 
-export!(Scanner);
+coffer_plugin_sdk::export_scanner!(EicarScanner);

@@ -1,10 +1,15 @@
 //! An event hook that writes every event to the server log (through the host's log import,
 //! tagged with this plugin). Configuration: `{"level": "info"}` (or `debug`, `warn`).
 
-wit_bindgen::generate!({ path: "../../wit/v0.1.0", world: "event-hooks" });
+use coffer_plugin_sdk::events::{Event, EventHook, EventKind};
+use coffer_plugin_sdk::log;
+use serde::Deserialize;
 
-use coffer::plugin::host::{Level, config, log};
-use exports::coffer::plugin::events::{Event, EventKind, Guest};
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Settings {
+    level: String,
+}
 
 fn kind(kind: EventKind) -> &'static str {
     match kind {
@@ -24,26 +29,27 @@ fn kind(kind: EventKind) -> &'static str {
 
 struct EventLog;
 
-impl Guest for EventLog {
+impl EventHook for EventLog {
     fn on_event(event: Event) {
-        let level = match config().as_str() {
-            c if c.contains("\"debug\"") => Level::Debug,
-            c if c.contains("\"warn\"") => Level::Warn,
-            _ => Level::Info,
-        };
+        let settings: Settings = coffer_plugin_sdk::config();
+        let at = event.at_micros.to_string();
         let mut fields = vec![
-            ("kind".to_owned(), kind(event.kind).to_owned()),
-            ("actor".to_owned(), event.actor.email),
-            ("at_micros".to_owned(), event.at_micros.to_string()),
+            ("kind", kind(event.kind)),
+            ("actor", event.actor.email.as_str()),
+            ("at_micros", at.as_str()),
         ];
-        if let Some(path) = event.path {
-            fields.push(("path".to_owned(), path));
+        if let Some(path) = &event.path {
+            fields.push(("path", path));
         }
-        if let Some(detail) = event.detail {
-            fields.push(("detail".to_owned(), detail));
+        if let Some(detail) = &event.detail {
+            fields.push(("detail", detail));
         }
-        log(level, "event", &fields);
+        match settings.level.as_str() {
+            "debug" => log::debug("event", &fields),
+            "warn" => log::warn("event", &fields),
+            _ => log::info("event", &fields),
+        }
     }
 }
 
-export!(EventLog);
+coffer_plugin_sdk::export_events!(EventLog);

@@ -40,7 +40,11 @@ fn misbehave() -> Option<String> {
         }),
         "log-flood" => {
             for i in 0..20_000 {
-                log(Level::Info, &"flood ".repeat(100), &[("i".into(), i.to_string())]);
+                log(
+                    Level::Info,
+                    &"flood ".repeat(100),
+                    &[("i".into(), i.to_string())],
+                );
             }
             None
         }

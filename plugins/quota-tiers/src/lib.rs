@@ -8,11 +8,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-wit_bindgen::generate!({ path: "../../wit/v0.1.0", world: "quota" });
-
-use coffer::plugin::host::{Level, config, log};
-use coffer::plugin::types::{Actor, Decision};
-use exports::coffer::plugin::quota_policy::{Guest, UploadCheck};
+use coffer_plugin_sdk::quota::{QuotaPolicy, UploadCheck};
+use coffer_plugin_sdk::{Actor, Decision};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -23,15 +20,12 @@ struct Table {
 }
 
 fn table() -> Table {
-    serde_json::from_str(&config()).unwrap_or_else(|err| {
-        log(Level::Warn, "configuration ignored", &[("error".into(), err.to_string())]);
-        Table::default()
-    })
+    coffer_plugin_sdk::config()
 }
 
 struct QuotaTiers;
 
-impl Guest for QuotaTiers {
+impl QuotaPolicy for QuotaTiers {
     fn quota(user: Actor, _server_quota: u64) -> Option<u64> {
         let table = table();
         let email = user.email.to_ascii_lowercase();
@@ -52,4 +46,4 @@ impl Guest for QuotaTiers {
     }
 }
 
-export!(QuotaTiers);
+coffer_plugin_sdk::export_quota!(QuotaTiers);

@@ -5,11 +5,8 @@
 
 use serde::Deserialize;
 
-wit_bindgen::generate!({ path: "../../wit/v0.1.0", world: "sharing" });
-
-use coffer::plugin::host::{Level, config, log};
-use coffer::plugin::types::Decision;
-use exports::coffer::plugin::sharing_policy::{Guest, LinkRequest, RoleChange, ShareRequest};
+use coffer_plugin_sdk::Decision;
+use coffer_plugin_sdk::sharing::{LinkRequest, RoleChange, ShareRequest, SharingPolicy};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -20,17 +17,18 @@ struct Rules {
 }
 
 fn rules() -> Rules {
-    serde_json::from_str(&config()).unwrap_or_else(|err| {
-        log(Level::Warn, "configuration ignored", &[("error".into(), err.to_string())]);
-        Rules::default()
-    })
+    coffer_plugin_sdk::config()
 }
 
 fn member_allowed(rules: &Rules, email: &str) -> Decision {
     if rules.allowed_domains.is_empty() {
         return Decision::Allow;
     }
-    let domain = email.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+    let domain = email
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if rules
         .allowed_domains
         .iter()
@@ -47,7 +45,7 @@ fn member_allowed(rules: &Rules, email: &str) -> Decision {
 
 struct SharingRules;
 
-impl Guest for SharingRules {
+impl SharingPolicy for SharingRules {
     fn check_share(request: ShareRequest) -> Decision {
         member_allowed(&rules(), &request.member_email)
     }
@@ -76,4 +74,4 @@ impl Guest for SharingRules {
     }
 }
 
-export!(SharingRules);
+coffer_plugin_sdk::export_sharing!(SharingRules);
