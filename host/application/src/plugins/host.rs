@@ -147,7 +147,7 @@ impl PluginHost {
                 actor: &upload.actor.email,
                 subject: &upload.path,
             };
-            let decision = outcome.map_result(|verdict| match verdict {
+            let decision = outcome.map(|verdict| match verdict {
                 ScanVerdict::Clean => PolicyDecision::Allow,
                 ScanVerdict::Infected(name) => PolicyDecision::Deny(format!("{name} found")),
             });
@@ -413,19 +413,4 @@ impl PluginHost {
             tracing::error!(plugin = %plugin.name, error = %err, "could not write the plugin audit log");
         }
     }
-}
-
-impl<T> CallOutcomeExt<T> for CallOutcome<T> {
-    fn map_result<U>(self, f: impl FnOnce(T) -> U) -> CallOutcome<U> {
-        CallOutcome {
-            result: self.result.map(f),
-            logs: self.logs,
-            duration: self.duration,
-        }
-    }
-}
-
-/// Mapping a call's answer while keeping its logs and duration.
-trait CallOutcomeExt<T> {
-    fn map_result<U>(self, f: impl FnOnce(T) -> U) -> CallOutcome<U>;
 }

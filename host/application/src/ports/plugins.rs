@@ -88,6 +88,17 @@ pub struct CallOutcome<T> {
     pub duration: Duration,
 }
 
+impl<T> CallOutcome<T> {
+    /// The same outcome with its answer mapped; logs and duration are kept.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> CallOutcome<U> {
+        CallOutcome {
+            result: self.result.map(f),
+            logs: self.logs,
+            duration: self.duration,
+        }
+    }
+}
+
 /// Someone acting, as plugins see them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActorFacts {

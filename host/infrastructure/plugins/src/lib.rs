@@ -348,9 +348,10 @@ fn answer<T>(
     outcome: CallOutcome<Answer>,
     pick: impl FnOnce(Answer) -> Option<T>,
 ) -> CallOutcome<T> {
+    let outcome = outcome.map(pick);
     CallOutcome {
         result: outcome.result.and_then(|answer| {
-            pick(answer).ok_or_else(|| CallFailure::Unavailable("wrong answer kind".into()))
+            answer.ok_or_else(|| CallFailure::Unavailable("wrong answer kind".into()))
         }),
         logs: outcome.logs,
         duration: outcome.duration,
