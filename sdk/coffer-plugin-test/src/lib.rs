@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use coffer_application::InfrastructureError;
+use coffer_application::plugins::ContentInMemory;
 pub use coffer_application::ports::{
     ActorFacts, CallFailure, CallOutcome, ComponentError, PluginLog, PolicyDecision, QuotaQuestion,
     ScanVerdict, SharingQuestion,
@@ -144,10 +143,10 @@ impl PluginUnderTest {
 
     /// Scans `content` as an upload to `path`.
     pub async fn scan(&self, path: &str, content: &[u8]) -> CallOutcome<ScanVerdict> {
-        let content = Arc::new(Bytes(content.to_vec()));
+        let content = Arc::new(ContentInMemory(content.to_vec()));
         let upload = UploadFacts {
             path: path.into(),
-            size: content.0.len() as u64,
+            size: content.size(),
             media_type: None,
             content_hash: String::new(),
             actor: self.actor.clone(),
@@ -255,18 +254,3 @@ pub const EVENT_KINDS: [&str; 11] = [
     "link-created",
     "link-revoked",
 ];
-
-/// Upload content held in memory.
-struct Bytes(Vec<u8>);
-
-#[async_trait]
-impl UploadContentReader for Bytes {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    async fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, InfrastructureError> {
-        let start = (offset as usize).min(self.0.len());
-        let end = start.saturating_add(len as usize).min(self.0.len());
-        Ok(self.0[start..end].to_vec())
-    }
-}

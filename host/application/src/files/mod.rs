@@ -74,16 +74,29 @@ impl Files {
         tx: &mut dyn crate::ports::Transaction,
         user: coffer_domain::account::UserId,
     ) -> Result<ActorFacts, crate::AppError> {
-        let email = tx
+        Ok(ActorFacts {
+            user_id: user.to_string(),
+            email: self.email_of(tx, user).await?.to_string(),
+        })
+    }
+
+    /// The email of an account that must exist.
+    pub(crate) async fn email_of(
+        &self,
+        tx: &mut dyn crate::ports::Transaction,
+        user: coffer_domain::account::UserId,
+    ) -> Result<coffer_domain::account::Email, crate::AppError> {
+        Ok(tx
             .users()
             .get(user)
             .await?
-            .map(|u| u.email().to_string())
-            .unwrap_or_default();
-        Ok(ActorFacts {
-            user_id: user.to_string(),
-            email,
-        })
+            .ok_or_else(|| {
+                crate::AppError::Infrastructure(crate::InfrastructureError::msg(format!(
+                    "user {user} is missing"
+                )))
+            })?
+            .email()
+            .clone())
     }
 
     /// The caller as event plugins see them, if any plugin listens (read in the change's

@@ -427,20 +427,6 @@ impl Files {
         })
     }
 
-    async fn email_of(&self, tx: &mut dyn Transaction, user: UserId) -> Result<Email, AppError> {
-        Ok(tx
-            .users()
-            .get(user)
-            .await?
-            .ok_or_else(|| {
-                AppError::Infrastructure(crate::InfrastructureError::msg(format!(
-                    "user {user} is missing"
-                )))
-            })?
-            .email()
-            .clone())
-    }
-
     /// Asks the sharing policies whether `email` may join (or change to) `role`, after checking
     /// that the caller manages the folder (so a stranger learns nothing from a policy).
     async fn ask_sharing_policies(

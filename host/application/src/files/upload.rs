@@ -114,16 +114,21 @@ impl Files {
         // its bytes, so only growth counts.
         // A viewer's upload is refused here too, before the body is read.
         let parent_path = path.parent().unwrap_or_default();
-        let (room, replaceable, actor, owner) = {
+        let (room, replaceable, people) = {
             let (mut tx, access) = self.read_access(caller.user_id).await?;
             let namespace = self
                 .namespace_hint(tx.as_mut(), &access, &Target::Path(parent_path.clone()))
                 .await?;
             access.require(namespace, Need::Write)?;
             let room = self.room_in(tx.as_mut(), namespace).await?;
-            let actor = self.actor_facts(tx.as_mut(), caller.user_id).await?;
-            let owner_id = self.namespace(tx.as_mut(), namespace).await?.owner;
-            let owner = self.actor_facts(tx.as_mut(), owner_id).await?;
+            // Who uploads and whose quota it uses, for the plugins that guard uploads, if any.
+            let people = if self.plugins.guards_uploads() {
+                let actor = self.actor_facts(tx.as_mut(), caller.user_id).await?;
+                let owner_id = self.namespace(tx.as_mut(), namespace).await?.owner;
+                Some((actor, self.actor_facts(tx.as_mut(), owner_id).await?))
+            } else {
+                None
+            };
             let replaceable = match (
                 mode,
                 self.locate(tx.as_mut(), &access, &Target::Path(path.clone()))
@@ -133,7 +138,7 @@ impl Files {
                 (_, Ok(Located::Entry(entry))) => entry.node.size().get(),
                 _ => 0,
             };
-            (room, replaceable, actor, owner)
+            (room, replaceable, people)
         };
         if let Some(length) = input.length {
             Self::check_quota(room, length.saturating_sub(replaceable))?;
@@ -156,29 +161,31 @@ impl Files {
 
         // Plugins decide before anything is committed (and outside any transaction: a slow
         // plugin holds no lock). A refusal leaves only unreferenced blocks, which are collected.
-        let content: Arc<dyn UploadContentReader> = Arc::new(StoredContent {
-            blobs: self.ports.blobs.clone(),
-            blocks: ingested.blocks.clone(),
-            size: ingested.size,
-        });
-        let facts = UploadFacts {
-            path: path.to_string(),
-            size: ingested.size,
-            media_type: input.media_type.clone(),
-            content_hash: actual.to_hex(),
-            actor: actor.clone(),
-        };
-        self.plugins.scan(&facts, content).await?;
-        self.plugins
-            .check_upload(&QuotaQuestion {
-                actor: actor.clone(),
-                owner,
+        if let Some((actor, owner)) = people {
+            let content: Arc<dyn UploadContentReader> = Arc::new(StoredContent {
+                blobs: self.ports.blobs.clone(),
+                blocks: ingested.blocks.clone(),
+                size: ingested.size,
+            });
+            let facts = UploadFacts {
                 path: path.to_string(),
-                size: ingested.size.saturating_sub(replaceable),
-                used: room.used,
-                quota: room.quota.get(),
-            })
-            .await?;
+                size: ingested.size,
+                media_type: input.media_type.clone(),
+                content_hash: actual.to_hex(),
+                actor: actor.clone(),
+            };
+            self.plugins.scan(&facts, content).await?;
+            self.plugins
+                .check_upload(&QuotaQuestion {
+                    actor,
+                    owner,
+                    path: path.to_string(),
+                    size: ingested.size.saturating_sub(replaceable),
+                    used: room.used,
+                    quota: room.quota.get(),
+                })
+                .await?;
+        }
 
         let (mut tx, access) = self
             .write_access(caller.user_id, &[&Target::Path(parent_path.clone())])
@@ -254,9 +261,12 @@ impl Files {
         tx.namespaces()
             .add_usage(namespace, ingested.size as i64 - old_size as i64)
             .await?;
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[namespace]).await?;
         tracing::info!(node = %node.id, size = ingested.size, created, "file stored");
-        self.publish("file-stored", &actor, Some(&path), None);
+        if let Some(actor) = actor {
+            self.publish("file-stored", &actor, Some(&path), None);
+        }
         let entry = Entry { path, node };
         Ok(if created {
             UploadOutcome::Created(entry)
@@ -358,22 +368,18 @@ impl UploadContentReader for StoredContent {
     }
 
     async fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, crate::InfrastructureError> {
-        let block_size = coffer_domain::files::BLOCK_SIZE as u64;
-        let end = offset.saturating_add(u64::from(len)).min(self.size);
-        let mut bytes = Vec::with_capacity(end.saturating_sub(offset) as usize);
-        let mut position = offset;
-        while position < end {
-            let index = (position / block_size) as usize;
-            let within = position % block_size;
-            let length = (block_size - within).min(end - position);
-            let mut stream = self.blobs.read(&self.blocks[index], within, length).await?;
+        let end = offset.saturating_add(u64::from(len));
+        let mut bytes = Vec::new();
+        for (block, within, length) in
+            coffer_domain::files::block_ranges(&self.blocks, self.size, offset, end)
+        {
+            let mut stream = self.blobs.read(&block, within, length).await?;
             while let Some(chunk) = stream.try_next().await.map_err(|err| match err {
                 crate::ports::ContentError::Storage(inner) => inner,
                 other => crate::InfrastructureError::new(other),
             })? {
                 bytes.extend_from_slice(&chunk);
             }
-            position += length;
         }
         Ok(bytes)
     }

@@ -12,13 +12,14 @@ use coffer_domain::plugins::{
 };
 use serde_json::Value;
 
+use super::host::component_error;
 use super::schema;
-use super::{PluginHost, Plugins};
+use super::{ContentInMemory, PluginHost, Plugins};
 use crate::ports::{
-    ActorFacts, CallFailure, ComponentError, PluginLog, PolicyDecision, QuotaQuestion,
-    RepositoryError, SharingQuestion, Transaction, UploadContentReader, UploadFacts,
+    ActorFacts, CallFailure, PluginLog, PolicyDecision, QuotaQuestion, RepositoryError,
+    SharingQuestion, Transaction, UploadContentReader, UploadFacts,
 };
-use crate::{AppError, InfrastructureError, Principal};
+use crate::{AppError, Principal};
 
 /// What comes with a component at install.
 #[derive(Debug, Clone)]
@@ -332,18 +333,7 @@ impl Plugins {
         let mut plugin = Self::plugin(tx.as_mut(), id).await?;
         if enabled {
             // The component must load here before it is enabled everywhere.
-            let wasm = tx
-                .plugins()
-                .component(&plugin.digest)
-                .await?
-                .ok_or_else(|| {
-                    AppError::Infrastructure(InfrastructureError::msg("plugin component missing"))
-                })?;
-            self.host
-                .runtime()
-                .load(&plugin.digest, &wasm)
-                .await
-                .map_err(component_error)?;
+            self.host.ensure_loaded(tx.as_mut(), &plugin).await?;
             plugin.consecutive_failures = 0;
             plugin.disabled_reason = None;
         }
@@ -433,18 +423,8 @@ impl Plugins {
     ) -> Result<DryRunReport, AppError> {
         let (mut tx, actor) = self.admin_tx(admin).await?;
         let plugin = Self::plugin(tx.as_mut(), id).await?;
-        let wasm = tx
-            .plugins()
-            .component(&plugin.digest)
-            .await?
-            .ok_or_else(|| {
-                AppError::Infrastructure(InfrastructureError::msg("plugin component missing"))
-            })?;
+        self.host.ensure_loaded(tx.as_mut(), &plugin).await?;
         let runtime = self.host.runtime().clone();
-        runtime
-            .load(&plugin.digest, &wasm)
-            .await
-            .map_err(component_error)?;
         let call = PluginHost::call_of(&plugin);
         let decision_text = |d: PolicyDecision| match d {
             PolicyDecision::Allow => "allow".to_owned(),
@@ -452,7 +432,7 @@ impl Plugins {
         };
         let (decision, logs, duration) = match input {
             DryRunInput::Scan { path, content } => {
-                let sample = std::sync::Arc::new(Sample(content));
+                let sample = std::sync::Arc::new(ContentInMemory(content));
                 let facts = UploadFacts {
                     path,
                     size: sample.size(),
@@ -549,28 +529,4 @@ fn hook_list(hooks: &[Hook]) -> String {
         .map(Hook::as_str)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn component_error(err: ComponentError) -> AppError {
-    match err {
-        ComponentError::Invalid(reason) | ComponentError::Unsupported(reason) => {
-            invalid("component", reason)
-        }
-        ComponentError::Runtime(err) => AppError::Infrastructure(err),
-    }
-}
-
-/// A dry run's sample content.
-struct Sample(Vec<u8>);
-
-#[async_trait::async_trait]
-impl UploadContentReader for Sample {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    async fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, InfrastructureError> {
-        let start = (offset as usize).min(self.0.len());
-        let end = start.saturating_add(len as usize).min(self.0.len());
-        Ok(self.0[start..end].to_vec())
-    }
 }

@@ -9,12 +9,26 @@ use coffer_domain::plugins::{
     AuditAction, AuditEntry, FailurePolicy, Hook, MAX_CONSECUTIVE_FAILURES, Plugin, PluginId,
 };
 
-use crate::AppError;
 use crate::ports::{
     ActorFacts, CallOutcome, Clock, PluginCall, PluginEvent, PluginRuntime, PolicyDecision,
     QuotaQuestion, ScanVerdict, SharingQuestion, TaskSpawner, UnitOfWork, UploadContentReader,
     UploadFacts,
 };
+use crate::ports::{ComponentError, Transaction};
+use crate::{AppError, InfrastructureError};
+
+/// A component that cannot be installed or loaded, as the use cases report it.
+pub(crate) fn component_error(err: ComponentError) -> AppError {
+    match err {
+        ComponentError::Invalid(reason) | ComponentError::Unsupported(reason) => {
+            AppError::Invalid {
+                field: "component",
+                reason,
+            }
+        }
+        ComponentError::Runtime(err) => AppError::Infrastructure(err),
+    }
+}
 
 /// The plugin set this instance runs, as of a generation of the plugin table.
 #[derive(Default)]
@@ -83,14 +97,7 @@ impl PluginHost {
         }
         let plugins = tx.plugins().list().await?;
         for plugin in plugins.iter().filter(|p| p.enabled) {
-            if self.inner.runtime.is_loaded(&plugin.digest) {
-                continue;
-            }
-            let Some(wasm) = tx.plugins().component(&plugin.digest).await? else {
-                tracing::error!(plugin = %plugin.name, "the plugin's component is missing");
-                continue;
-            };
-            if let Err(err) = self.inner.runtime.load(&plugin.digest, &wasm).await {
+            if let Err(err) = self.ensure_loaded(tx.as_mut(), plugin).await {
                 tracing::error!(plugin = %plugin.name, error = %err, "the plugin's component does not load");
             }
         }
@@ -105,6 +112,33 @@ impl PluginHost {
             plugins,
         });
         Ok(true)
+    }
+
+    /// Makes `plugin`'s component callable on this instance, reading it from the database only
+    /// if the runtime does not have it yet.
+    pub(crate) async fn ensure_loaded(
+        &self,
+        tx: &mut dyn Transaction,
+        plugin: &Plugin,
+    ) -> Result<(), AppError> {
+        if self.inner.runtime.is_loaded(&plugin.digest) {
+            return Ok(());
+        }
+        let wasm = tx
+            .plugins()
+            .component(&plugin.digest)
+            .await?
+            .ok_or_else(|| {
+                AppError::Infrastructure(InfrastructureError::msg(format!(
+                    "the component of plugin {} is missing",
+                    plugin.name
+                )))
+            })?;
+        self.inner
+            .runtime
+            .load(&plugin.digest, &wasm)
+            .await
+            .map_err(component_error)
     }
 
     /// The enabled plugins implementing `hook`, in running order.
@@ -232,6 +266,11 @@ impl PluginHost {
             self.settle(&plugin, &subject, outcome).await?;
         }
         Ok(())
+    }
+
+    /// Whether any enabled plugin scans uploads or decides on them (quota policies).
+    pub(crate) fn guards_uploads(&self) -> bool {
+        !self.active(Hook::UploadScanner).is_empty() || !self.active(Hook::QuotaPolicy).is_empty()
     }
 
     /// Whether any enabled plugin listens to events.

@@ -11,6 +11,6 @@ pub use content::{BLOCK_SIZE, BlockHash, ContentHash};
 pub use name::{NodeName, name_key};
 pub use node::{
     FileVersion, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, Revision,
-    RevisionId, WriteMode, WriteOutcome,
+    RevisionId, WriteMode, WriteOutcome, block_ranges,
 };
 pub use path::NodePath;

@@ -285,19 +285,30 @@ impl Revision {
     /// The blocks overlapping bytes `start..end` of the content, each with the range within
     /// the block to read: `(block, offset_in_block, length)`.
     pub fn block_ranges(&self, start: u64, end: u64) -> Vec<(BlockHash, u64, u64)> {
-        let block_size = BLOCK_SIZE as u64;
-        let end = end.min(self.size.get());
-        let mut ranges = Vec::new();
-        let mut position = start;
-        while position < end {
-            let index = position / block_size;
-            let offset = position % block_size;
-            let length = (block_size - offset).min(end - position);
-            ranges.push((self.blocks[index as usize], offset, length));
-            position += length;
-        }
-        ranges
+        block_ranges(&self.blocks, self.size.get(), start, end)
     }
+}
+
+/// The blocks of content `blocks` (of `size` bytes in all) overlapping bytes `start..end`,
+/// each with the range within the block to read: `(block, offset_in_block, length)`.
+pub fn block_ranges(
+    blocks: &[BlockHash],
+    size: u64,
+    start: u64,
+    end: u64,
+) -> Vec<(BlockHash, u64, u64)> {
+    let block_size = BLOCK_SIZE as u64;
+    let end = end.min(size);
+    let mut ranges = Vec::new();
+    let mut position = start;
+    while position < end {
+        let index = position / block_size;
+        let offset = position % block_size;
+        let length = (block_size - offset).min(end - position);
+        ranges.push((blocks[index as usize], offset, length));
+        position += length;
+    }
+    ranges
 }
 
 /// How an upload treats a file already at its path.
