@@ -15,6 +15,7 @@ on_both_backends!(
     the_scanner_refuses_eicar_until_disabled_and_the_audit_log_says_so,
     hostile_plugins_cost_at_most_their_request_and_the_failure_policy_decides,
     installation_is_for_administrators_and_checks_what_it_is_given,
+    a_scanner_written_in_python_refuses_executables_until_disabled,
 );
 
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -60,6 +61,79 @@ async fn enabled(app: &TestApp, admin: &str, name: &str, config: Value) -> Strin
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     id
+}
+
+async fn a_scanner_written_in_python_refuses_executables_until_disabled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (admin, user) = admin_and_user(&app).await;
+    // Installed as an administrator would: the manifest from the plugin's folder.
+    let manifest: Value =
+        serde_json::from_str(include_str!("../../plugins/magic-guard/plugin.json")).unwrap();
+    let response = install(&app, &admin, manifest, plugin_wasm("magic-guard")).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let plugin: Value = response.json().await.unwrap();
+    assert_eq!(plugin["hooks"], json!(["upload-scanner"]));
+    let id = plugin["id"].as_str().unwrap().to_owned();
+    let enable = |on: bool| {
+        let path = format!(
+            "/api/v1/admin/plugins/{id}/{}",
+            if on { "enable" } else { "disable" }
+        );
+        let (app, admin) = (&app, &admin);
+        async move {
+            let response = app.call(Method::POST, &path, Some(admin), None).await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    };
+    enable(true).await;
+
+    let mut renamed_exe = b"MZ\x90\x00".to_vec();
+    renamed_exe.resize(300_000, 7);
+    let refused = app
+        .put(&user, "path=/holiday.jpg", renamed_exe.clone())
+        .await;
+    let problem = assert_problem(refused, StatusCode::FORBIDDEN, "refused_by_plugin").await;
+    assert_eq!(problem["plugin"], "magic-guard");
+    assert_eq!(problem["detail"], "Windows executable found");
+    let gone = app
+        .call(
+            Method::GET,
+            "/api/v1/files/metadata?path=/holiday.jpg",
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND, "nothing stored");
+    app.upload(&user, "/notes.txt", b"an MZ past the start is fine")
+        .await;
+
+    // Its configuration is checked against the schema in its manifest.
+    let bad = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/admin/plugins/{id}/config"),
+            Some(&admin),
+            Some(json!({"block": ["floppy-disk"]})),
+        )
+        .await;
+    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let elf_only = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/admin/plugins/{id}/config"),
+            Some(&admin),
+            Some(json!({"block": ["elf"]})),
+        )
+        .await;
+    assert_eq!(elf_only.status(), StatusCode::OK);
+    let elf = app
+        .put(&user, "path=/tool", b"\x7fELF\x02\x01".to_vec())
+        .await;
+    assert_problem(elf, StatusCode::FORBIDDEN, "refused_by_plugin").await;
+    app.upload(&user, "/holiday.jpg", &renamed_exe).await;
+
+    enable(false).await;
+    app.upload(&user, "/tool", b"\x7fELF\x02\x01").await;
 }
 
 async fn admin_and_user(app: &TestApp) -> (String, String) {
@@ -427,6 +501,12 @@ mod policies {
         assert_eq!(problem["detail"], "files may be at most 50 bytes");
         app.upload(&user, "/a.bin", &[1; 40]).await;
         app.upload(&user, "/b.bin", &[2; 40]).await;
+        let account = app.get_json(&user, "/api/v1/account").await;
+        assert_eq!(
+            account["quota_bytes"], 100,
+            "the account shows the tier's quota"
+        );
+        assert_eq!(account["used_bytes"], 80);
         let over = app.put(&user, "path=/c.bin", vec![3; 30]).await;
         let problem =
             assert_problem(over, StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded").await;

@@ -70,7 +70,7 @@ impl TestApp {
         // Garbage collection runs when a test asks for it.
         settings.storage.gc_interval = std::time::Duration::ZERO;
         // Compiled plugins are shared by the tests (keyed by digest and engine); few call slots.
-        settings.plugins.cache_dir = Some(std::env::temp_dir().join("coffer-test-plugin-cache"));
+        settings.plugins.cache_dir = Some(coffer_plugins::testing::shared_compile_cache());
         settings.plugins.max_concurrent_calls = 8;
         if backend == Backend::Postgres {
             use coffer_server::settings::{BlobBackend, Secret};

@@ -13,6 +13,7 @@ mod state;
 
 pub use cursors::CursorCodec;
 pub use problem::{ErrorCode, Problem};
+pub use routes::plugins::parse_manifest;
 pub use state::{ApiState, ClientAddressSource};
 
 use axum::Router;

@@ -51,9 +51,15 @@ struct State {
 #[derive(Default, Clone)]
 pub struct InMemoryStore {
     state: Arc<Mutex<State>>,
+    /// Write transactions begun and not yet ended.
+    open_writes: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl InMemoryStore {
+    /// How many write transactions are open now.
+    pub fn open_writes(&self) -> usize {
+        self.open_writes.load(std::sync::atomic::Ordering::SeqCst)
+    }
     fn snapshot(&self) -> State {
         self.state.lock().unwrap().clone()
     }
@@ -95,18 +101,36 @@ impl InMemoryStore {
 struct InMemoryTx {
     store: InMemoryStore,
     work: State,
+    writes: bool,
+}
+
+impl Drop for InMemoryTx {
+    fn drop(&mut self) {
+        if self.writes {
+            self.store
+                .open_writes
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
 }
 
 #[async_trait]
 impl UnitOfWork for InMemoryStore {
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepositoryError> {
+        self.open_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(Box::new(InMemoryTx {
             store: self.clone(),
             work: self.snapshot(),
+            writes: true,
         }))
     }
     async fn begin_read(&self) -> Result<Box<dyn Transaction>, RepositoryError> {
-        self.begin().await
+        Ok(Box::new(InMemoryTx {
+            store: self.clone(),
+            work: self.snapshot(),
+            writes: false,
+        }))
     }
     async fn ping(&self) -> Result<(), RepositoryError> {
         Ok(())
@@ -148,8 +172,8 @@ impl Transaction for InMemoryTx {
     fn plugins(&mut self) -> &mut dyn PluginRepository {
         self
     }
-    async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
-        *self.store.state.lock().unwrap() = self.work;
+    async fn commit(mut self: Box<Self>) -> Result<(), RepositoryError> {
+        *self.store.state.lock().unwrap() = std::mem::take(&mut self.work);
         Ok(())
     }
 }
@@ -1255,7 +1279,7 @@ impl TestEnv {
             journal_retention: chrono::Duration::days(60),
             block_grace: chrono::Duration::hours(24),
         };
-        let plugin_runtime = Arc::new(FakePluginRuntime::default());
+        let plugin_runtime = Arc::new(FakePluginRuntime::watching(store.clone()));
         let background = Arc::new(ManualSpawner::default());
         let plugin_host = PluginHost::new(
             ports.uow.clone(),
@@ -1264,8 +1288,8 @@ impl TestEnv {
             background.clone(),
         );
         Self {
-            accounts: Accounts::new(ports.clone(), rules.clone()),
-            admin_uc: Administration::new(ports.clone(), rules.clone()),
+            accounts: Accounts::new(ports.clone(), rules.clone(), plugin_host.clone()),
+            admin_uc: Administration::new(ports.clone(), rules.clone(), plugin_host.clone()),
             plugins: Plugins::new(ports.clone(), plugin_host.clone()),
             files: Files::new(ports, storage.clone(), plugin_host.clone()),
             plugin_host,
@@ -1421,6 +1445,9 @@ pub struct FakePluginRuntime {
     loaded: Mutex<HashMap<String, String>>,
     calls: Mutex<Vec<(String, &'static str)>>,
     events: Mutex<Vec<PluginEvent>>,
+    /// The store whose open write transactions calls are checked against, if any.
+    store: Option<InMemoryStore>,
+    calls_in_writes: Mutex<Vec<(String, &'static str)>>,
 }
 
 impl FakePluginRuntime {
@@ -1429,9 +1456,22 @@ impl FakePluginRuntime {
         format!("fake-plugin hooks={hooks} answer={answer}").into_bytes()
     }
 
+    /// A runtime that notes the calls made while `store` has a write transaction open.
+    pub fn watching(store: InMemoryStore) -> Self {
+        Self {
+            store: Some(store),
+            ..Self::default()
+        }
+    }
+
     /// The calls made so far: (plugin tag, function).
     pub fn calls(&self) -> Vec<(String, &'static str)> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// The calls made while a write transaction was open (a plugin holding locks).
+    pub fn calls_in_writes(&self) -> Vec<(String, &'static str)> {
+        self.calls_in_writes.lock().unwrap().clone()
     }
 
     /// The events delivered so far.
@@ -1469,6 +1509,12 @@ impl FakePluginRuntime {
             .lock()
             .unwrap()
             .push((call.tag.clone(), function));
+        if self.store.as_ref().is_some_and(|s| s.open_writes() > 0) {
+            self.calls_in_writes
+                .lock()
+                .unwrap()
+                .push((call.tag.clone(), function));
+        }
         let answer = self
             .loaded
             .lock()

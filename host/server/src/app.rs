@@ -184,8 +184,8 @@ fn use_cases(
         Arc::new(TokioSpawner),
     );
     Ok(UseCases {
-        accounts: Accounts::new(ports.clone(), rules.clone()),
-        admin: Administration::new(ports.clone(), rules),
+        accounts: Accounts::new(ports.clone(), rules.clone(), plugin_host.clone()),
+        admin: Administration::new(ports.clone(), rules, plugin_host.clone()),
         files: Files::new(ports.clone(), storage_rules, plugin_host.clone()),
         plugins: Plugins::new(ports.clone(), plugin_host.clone()),
         plugin_host,

@@ -1,5 +1,5 @@
 //! The `coffer` binary, run as an operator would: zero-configuration start, migrations, account
-//! administration, configuration errors. Database-backed commands run on SQLite and PostgreSQL.
+//! and plugin administration, configuration errors. Database-backed commands run on SQLite and PostgreSQL.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -57,7 +57,10 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(operator_manages_accounts_from_the_command_line);
+on_both_backends!(
+    operator_manages_accounts_from_the_command_line,
+    operator_manages_plugins_from_the_command_line
+);
 
 async fn operator_manages_accounts_from_the_command_line(backend: Backend) {
     let db = TestDatabase::new(backend).await;
@@ -258,4 +261,129 @@ fn bad_configuration_is_a_clear_error() {
     );
     assert!(!unreachable.status.success());
     assert!(String::from_utf8_lossy(&unreachable.stderr).contains("unsupported database URL"));
+}
+
+const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+async fn operator_manages_plugins_from_the_command_line(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = |args: &[&str]| {
+        let mut c = coffer(dir.path());
+        c.env("COFFER_DATABASE__URL", db.url()).args(args);
+        c
+    };
+    let plugins = |args: &[&str]| {
+        let mut all = vec!["admin", "plugins"];
+        all.extend_from_slice(args);
+        run(&mut cmd(&all), "")
+    };
+    std::fs::write(
+        dir.path().join("plugin.json"),
+        r#"{"name": "scanner", "version": "1.2.0", "description": "EICAR", "hooks": ["upload-scanner"],
+            "config_schema": {"type": "object", "properties": {"signatures": {"type": "array"}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("scanner.wasm"),
+        coffer_plugins::testing::plugin_wasm("eicar-scanner"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("eicar.txt"), EICAR).unwrap();
+    std::fs::write(dir.path().join("clean.txt"), b"hello").unwrap();
+
+    let installed = stdout(&plugins(&[
+        "install",
+        "--manifest",
+        "plugin.json",
+        "--component",
+        "scanner.wasm",
+        "--enable",
+    ]));
+    assert!(installed.contains("installed scanner@1.2.0"), "{installed}");
+    assert!(installed.contains("enabled"), "{installed}");
+    let listed = stdout(&plugins(&["list"]));
+    assert!(
+        listed.lines().any(|l| l.contains("scanner")
+            && l.contains("1.2.0")
+            && l.contains("enabled")
+            && l.contains("upload-scanner")),
+        "{listed}"
+    );
+
+    let infected = stdout(&plugins(&["dry-run", "scanner", "--scan", "eicar.txt"]));
+    assert!(
+        infected.contains("decision: infected: EICAR-Test-File"),
+        "{infected}"
+    );
+    let clean = stdout(&plugins(&["dry-run", "scanner", "--scan", "clean.txt"]));
+    assert!(clean.contains("decision: clean"), "{clean}");
+
+    // Configuration is checked against the schema; a bad one changes nothing.
+    let refused = plugins(&["configure", "scanner", "--json", r#"{"signatures": 3}"#]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("config"),
+        "{refused:?}"
+    );
+    let signatures = r#"{"signatures": [{"name": "Demo.Threat", "hex": "68656c6c6f"}]}"#;
+    let configured = stdout(&plugins(&["configure", "scanner", "--json", signatures]));
+    assert!(configured.contains("Demo.Threat"), "{configured}");
+    let found = stdout(&plugins(&["dry-run", "scanner", "--scan", "clean.txt"]));
+    assert!(found.contains("decision: infected: Demo.Threat"), "{found}");
+
+    let set = stdout(&plugins(&[
+        "set",
+        "scanner",
+        "--time-ms",
+        "500",
+        "--memory-mib",
+        "32",
+        "--on-failure",
+        "allow",
+    ]));
+    assert!(
+        set.contains("32 MiB memory, 500 ms per call") && set.contains("on failure: allow"),
+        "{set}"
+    );
+    let bad_limit = plugins(&["set", "scanner", "--memory-mib", "100000"]);
+    assert!(!bad_limit.status.success(), "{bad_limit:?}");
+
+    let disabled = stdout(&plugins(&["disable", "scanner"]));
+    assert!(disabled.contains("scanner@1.2.0 disabled"), "{disabled}");
+    let shown = stdout(&plugins(&["show", "scanner"]));
+    assert!(
+        shown.contains("state:      disabled") && shown.contains("Demo.Threat"),
+        "{shown}"
+    );
+
+    // Every action is audited as the operator's.
+    let audit = stdout(&plugins(&["audit", "--plugin", "scanner"]));
+    for action in [
+        "installed",
+        "enabled",
+        "dry_run",
+        "configured",
+        "settings_changed",
+        "disabled",
+    ] {
+        assert!(
+            audit
+                .lines()
+                .any(|l| l.contains(action) && l.contains("actor=operator")),
+            "{action} missing from\n{audit}"
+        );
+    }
+
+    let uninstalled = stdout(&plugins(&["uninstall", "scanner"]));
+    assert!(
+        uninstalled.contains("uninstalled scanner@1.2.0"),
+        "{uninstalled}"
+    );
+    let missing = plugins(&["show", "scanner"]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("plugin"),
+        "{missing:?}"
+    );
 }

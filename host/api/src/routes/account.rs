@@ -34,7 +34,8 @@ pub struct AccountResponse {
     is_admin: bool,
     /// Whether an administrator disabled the account.
     disabled: bool,
-    /// Storage quota in bytes (the account's own, or the server default).
+    /// Storage quota in bytes: the account's own or the server default, unless a quota plugin
+    /// sets another.
     quota_bytes: u64,
     /// Bytes used by the account's live files (not the trash, not old revisions).
     used_bytes: u64,

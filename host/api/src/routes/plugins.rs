@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use coffer_application::admin::Actor;
 use coffer_application::plugins::{DryRunInput, Manifest, SettingsChange};
 use coffer_application::ports::{ActorFacts, QuotaQuestion, SharingQuestion};
 use coffer_domain::plugins::{AuditEntry, Plugin, PluginId};
@@ -136,6 +137,21 @@ pub struct ManifestDocument {
     config: Option<serde_json::Value>,
 }
 
+/// Reads a plugin manifest (`plugin.json`): the document an install carries, over HTTP or at
+/// the command line. The error says what is wrong with it.
+pub fn parse_manifest(text: &[u8]) -> Result<Manifest, String> {
+    let document: ManifestDocument =
+        serde_json::from_slice(text).map_err(|e| format!("manifest is not valid: {e}"))?;
+    Ok(Manifest {
+        name: document.name,
+        version: document.version,
+        description: document.description,
+        hooks: document.hooks,
+        config_schema: document.config_schema,
+        config: document.config,
+    })
+}
+
 /// An install: `manifest` (JSON) and `component` (the `.wasm` file).
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -182,9 +198,7 @@ async fn install_plugin(
                     .bytes()
                     .await
                     .map_err(|e| bad_form(format!("manifest: {e}")))?;
-                let document: ManifestDocument = serde_json::from_slice(&text)
-                    .map_err(|e| bad_form(format!("manifest is not valid: {e}")))?;
-                manifest = Some(document);
+                manifest = Some(parse_manifest(&text).map_err(bad_form)?);
             }
             Some("component") => {
                 component = Some(
@@ -202,18 +216,7 @@ async fn install_plugin(
     let component = component.ok_or_else(|| bad_form("the form has no `component` part"))?;
     let plugin = state
         .plugins
-        .install(
-            &caller,
-            Manifest {
-                name: manifest.name,
-                version: manifest.version,
-                description: manifest.description,
-                hooks: manifest.hooks,
-                config_schema: manifest.config_schema,
-                config: manifest.config,
-            },
-            component,
-        )
+        .install(Actor::User(&caller), manifest, component)
         .await?;
     Ok((StatusCode::CREATED, Json(plugin.into())))
 }
@@ -231,7 +234,7 @@ async fn list_plugins(
     State(state): State<ApiState>,
     Caller(caller): Caller,
 ) -> Result<Json<PluginList>, ApiError> {
-    let plugins = state.plugins.list(&caller).await?;
+    let plugins = state.plugins.list(Actor::User(&caller)).await?;
     Ok(Json(PluginList {
         plugins: plugins.into_iter().map(Into::into).collect(),
     }))
@@ -252,7 +255,10 @@ async fn get_plugin(
     Caller(caller): Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<PluginResponse>, ApiError> {
-    let plugin = state.plugins.get(&caller, PluginId::from_uuid(id)).await?;
+    let plugin = state
+        .plugins
+        .get(Actor::User(&caller), PluginId::from_uuid(id))
+        .await?;
     Ok(Json(plugin.into()))
 }
 
@@ -293,7 +299,7 @@ async fn update_plugin(
     let plugin = state
         .plugins
         .change_settings(
-            &caller,
+            Actor::User(&caller),
             PluginId::from_uuid(id),
             SettingsChange {
                 position: body.position,
@@ -324,7 +330,7 @@ async fn uninstall_plugin(
 ) -> Result<StatusCode, ApiError> {
     state
         .plugins
-        .uninstall(&caller, PluginId::from_uuid(id))
+        .uninstall(Actor::User(&caller), PluginId::from_uuid(id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -350,7 +356,7 @@ async fn configure_plugin(
 ) -> Result<Json<PluginResponse>, ApiError> {
     let plugin = state
         .plugins
-        .configure(&caller, PluginId::from_uuid(id), config)
+        .configure(Actor::User(&caller), PluginId::from_uuid(id), config)
         .await?;
     Ok(Json(plugin.into()))
 }
@@ -372,7 +378,7 @@ async fn enable_plugin(
 ) -> Result<Json<PluginResponse>, ApiError> {
     let plugin = state
         .plugins
-        .set_enabled(&caller, PluginId::from_uuid(id), true)
+        .set_enabled(Actor::User(&caller), PluginId::from_uuid(id), true)
         .await?;
     Ok(Json(plugin.into()))
 }
@@ -394,7 +400,7 @@ async fn disable_plugin(
 ) -> Result<Json<PluginResponse>, ApiError> {
     let plugin = state
         .plugins
-        .set_enabled(&caller, PluginId::from_uuid(id), false)
+        .set_enabled(Actor::User(&caller), PluginId::from_uuid(id), false)
         .await?;
     Ok(Json(plugin.into()))
 }
@@ -547,7 +553,7 @@ async fn dry_run(
     };
     let report = state
         .plugins
-        .dry_run(&caller, PluginId::from_uuid(id), input)
+        .dry_run(Actor::User(&caller), PluginId::from_uuid(id), input)
         .await?;
     Ok(Json(DryRunResponse {
         decision: report.decision.as_ref().ok().cloned(),
@@ -651,7 +657,12 @@ async fn audit_log(
     let limit = query.limit.unwrap_or(100);
     let entries = state
         .plugins
-        .audit_log(&caller, query.plugin.as_deref(), query.before, limit)
+        .audit_log(
+            Actor::User(&caller),
+            query.plugin.as_deref(),
+            query.before,
+            limit,
+        )
         .await?;
     let full = entries.len() as u32 == limit.clamp(1, coffer_application::plugins::MAX_AUDIT_PAGE);
     let next_before = full.then(|| entries.last().and_then(|e| e.id)).flatten();

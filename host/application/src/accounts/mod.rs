@@ -12,6 +12,7 @@ use chrono::Duration;
 use coffer_domain::account::{AccessToken, ByteCount, SignupPolicy, User};
 
 use crate::Ports;
+use crate::plugins::PluginHost;
 
 /// The rules an installation sets for accounts (from configuration).
 #[derive(Debug, Clone)]
@@ -31,12 +32,17 @@ pub struct AccountRules {
 pub struct Accounts {
     ports: Ports,
     rules: AccountRules,
+    plugins: PluginHost,
 }
 
 impl Accounts {
-    /// Wires the use cases to their ports and rules.
-    pub fn new(ports: Ports, rules: AccountRules) -> Self {
-        Self { ports, rules }
+    /// Wires the use cases to their ports, rules and plugins (quota policies).
+    pub fn new(ports: Ports, rules: AccountRules, plugins: PluginHost) -> Self {
+        Self {
+            ports,
+            rules,
+            plugins,
+        }
     }
 }
 
@@ -45,26 +51,34 @@ impl Accounts {
 pub struct AccountView {
     /// The account.
     pub user: User,
-    /// Its effective storage quota.
+    /// Its storage quota in force: its own or the default, unless a quota plugin sets another.
     pub quota: ByteCount,
     /// Bytes of the live files in the namespaces it owns.
     pub used: u64,
 }
 
 impl AccountView {
-    pub(crate) fn of(user: User, used: u64, rules: &AccountRules) -> Self {
-        let quota = user.effective_quota(rules.default_quota);
+    /// The view of `user`, who uses `used` bytes: the quota in force is asked of the quota
+    /// plugins (call it outside write transactions).
+    pub(crate) async fn of(
+        user: User,
+        used: u64,
+        rules: &AccountRules,
+        plugins: &PluginHost,
+    ) -> Self {
+        let quota = plugins.quota_for(&user, rules.default_quota).await;
         Self { user, quota, used }
     }
 
-    /// Reads the usage of `user` in `tx`.
+    /// Reads the usage of `user` in `tx`, then its quota.
     pub(crate) async fn load(
         tx: &mut dyn crate::ports::Transaction,
         user: User,
         rules: &AccountRules,
+        plugins: &PluginHost,
     ) -> Result<Self, crate::AppError> {
         let used = tx.namespaces().usage_of_owner(user.id()).await?;
-        Ok(Self::of(user, used, rules))
+        Ok(Self::of(user, used, rules, plugins).await)
     }
 }
 

@@ -54,7 +54,7 @@ impl Accounts {
         }
         tx.commit().await?;
         tracing::info!(user = %user.id(), is_admin, "account created");
-        Ok(AccountView::of(user, 0, &self.rules))
+        Ok(AccountView::of(user, 0, &self.rules, &self.plugins).await)
     }
 }
 

@@ -10,6 +10,6 @@ impl Accounts {
             .get(caller.user_id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        AccountView::load(tx.as_mut(), user, &self.rules).await
+        AccountView::load(tx.as_mut(), user, &self.rules, &self.plugins).await
     }
 }

@@ -30,7 +30,7 @@ impl Administration {
         crate::accounts::register(&self.ports, tx.as_mut(), &user).await?;
         tx.commit().await?;
         tracing::info!(user = %user.id(), is_admin, "account created by operator");
-        Ok(AccountView::of(user, 0, &self.rules))
+        Ok(AccountView::of(user, 0, &self.rules, &self.plugins).await)
     }
 
     /// Sets a new password and revokes every token of the account (operator only).

@@ -5,9 +5,10 @@ mod create_user;
 mod invites;
 mod users;
 
-use coffer_domain::account::{Email, Invite};
+use coffer_domain::account::{Email, Invite, UserId};
 
 use crate::accounts::{AccountRules, AccountView};
+use crate::plugins::PluginHost;
 use crate::{AppError, Ports, Principal};
 
 pub use users::UserChanges;
@@ -17,12 +18,17 @@ pub use users::UserChanges;
 pub struct Administration {
     ports: Ports,
     rules: AccountRules,
+    plugins: PluginHost,
 }
 
 impl Administration {
-    /// Wires the use cases to their ports and rules.
-    pub fn new(ports: Ports, rules: AccountRules) -> Self {
-        Self { ports, rules }
+    /// Wires the use cases to their ports, rules and plugins (quota policies).
+    pub fn new(ports: Ports, rules: AccountRules, plugins: PluginHost) -> Self {
+        Self {
+            ports,
+            rules,
+            plugins,
+        }
     }
 }
 
@@ -36,10 +42,19 @@ pub enum Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn require_admin(self) -> Result<(), AppError> {
+    /// Succeeds for the operator and for administrators.
+    pub fn require_admin(self) -> Result<(), AppError> {
         match self {
             Actor::Operator => Ok(()),
             Actor::User(principal) => principal.require_admin(),
+        }
+    }
+
+    /// The account acting, if it is one (not the operator).
+    pub fn user_id(self) -> Option<UserId> {
+        match self {
+            Actor::Operator => None,
+            Actor::User(principal) => Some(principal.user_id),
         }
     }
 }

@@ -40,7 +40,7 @@ impl Administration {
         };
         let mut views = Vec::with_capacity(users.len());
         for user in users {
-            views.push(AccountView::load(tx.as_mut(), user, &self.rules).await?);
+            views.push(AccountView::load(tx.as_mut(), user, &self.rules, &self.plugins).await?);
         }
         Ok(UserPage {
             users: views,
@@ -57,7 +57,7 @@ impl Administration {
             .get(id)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-        AccountView::load(tx.as_mut(), user, &self.rules).await
+        AccountView::load(tx.as_mut(), user, &self.rules, &self.plugins).await
     }
 
     /// Applies `changes` to a user in one transaction: all or nothing.
@@ -100,10 +100,10 @@ impl Administration {
             user.set_quota(quota);
         }
         tx.users().update(&user).await?;
-        let view = AccountView::load(tx.as_mut(), user, &self.rules).await?;
+        let used = tx.namespaces().usage_of_owner(user.id()).await?;
         tx.commit().await?;
         tracing::info!(?changes, "user changed by administrator");
-        Ok(view)
+        Ok(AccountView::of(user, used, &self.rules, &self.plugins).await)
     }
 }
 

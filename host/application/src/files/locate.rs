@@ -121,6 +121,9 @@ impl Files {
         user: UserId,
         targets: &[&Target],
     ) -> Result<(Box<dyn Transaction>, Access), AppError> {
+        if self.plugins.sets_quotas() {
+            self.ask_quotas_before_writing(user, targets).await;
+        }
         let mut tx = self.ports.uow.begin().await?;
         let access = self.access(tx.as_mut(), user).await?;
         let mut namespaces = vec![access.home.id];
@@ -227,14 +230,42 @@ impl Files {
             .get(user)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let server_quota = user.effective_quota(self.rules.default_quota);
-        let facts = crate::ports::ActorFacts {
-            user_id: user.id().to_string(),
-            email: user.email().to_string(),
+        Ok(self
+            .plugins
+            .quota_for(&user, self.rules.default_quota)
+            .await)
+    }
+
+    /// Asks the quota policies, outside any transaction, for the quotas a write to `targets`
+    /// may check (the caller's and those of the owners of where the targets lie). The write
+    /// transaction then finds the answers remembered, so a slow quota plugin holds no lock.
+    /// Best effort: the write itself reports any error.
+    async fn ask_quotas_before_writing(&self, user: UserId, targets: &[&Target]) {
+        let owners = async {
+            let (mut tx, access) = self.read_access(user).await?;
+            let mut owners = vec![user];
+            for target in targets {
+                let namespace = self.namespace_hint(tx.as_mut(), &access, target).await?;
+                owners.push(self.namespace(tx.as_mut(), namespace).await?.owner);
+            }
+            owners.sort();
+            owners.dedup();
+            let mut users = Vec::with_capacity(owners.len());
+            for owner in owners {
+                users.extend(tx.users().get(owner).await?);
+            }
+            Ok::<_, AppError>(users)
         };
-        // Quota policies may set another quota (a failed call keeps the server's).
-        let quota = self.plugins.quota(&facts, server_quota.get()).await;
-        Ok(ByteCount::new(quota).unwrap_or(server_quota))
+        match owners.await {
+            Ok(users) => {
+                for user in users {
+                    self.plugins
+                        .quota_for(&user, self.rules.default_quota)
+                        .await;
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "quotas not asked before a write"),
+        }
     }
 
     /// What the owner of `namespace` uses (in all their namespaces) and may use: content of a

@@ -15,11 +15,12 @@ use serde_json::Value;
 use super::host::component_error;
 use super::schema;
 use super::{ContentInMemory, PluginHost, Plugins};
+use crate::AppError;
+use crate::admin::Actor;
 use crate::ports::{
     ActorFacts, CallFailure, PluginLog, PolicyDecision, QuotaQuestion, RepositoryError,
     SharingQuestion, Transaction, UploadContentReader, UploadFacts,
 };
-use crate::{AppError, Principal};
 
 /// What comes with a component at install.
 #[derive(Debug, Clone)]
@@ -92,6 +93,8 @@ pub struct DryRunReport {
 pub const MAX_AUDIT_PAGE: u32 = 500;
 /// Largest component accepted.
 pub const MAX_COMPONENT_BYTES: usize = 32 << 20;
+/// How the audit log names the operator at the server's command line.
+pub const OPERATOR: &str = "operator";
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> AppError {
     AppError::Invalid {
@@ -111,19 +114,21 @@ fn checked_config(config: &Value, schema_text: Option<&str>) -> Result<String, A
 }
 
 impl Plugins {
-    async fn admin_tx(
-        &self,
-        admin: &Principal,
-    ) -> Result<(Box<dyn Transaction>, String), AppError> {
+    /// Opens a transaction for an administrator's change, with how the audit log names them
+    /// (their email, or `operator` at the command line).
+    async fn admin_tx(&self, admin: Actor<'_>) -> Result<(Box<dyn Transaction>, String), AppError> {
         admin.require_admin()?;
         let mut tx = self.ports.uow.begin().await?;
-        let email = tx
-            .users()
-            .get(admin.user_id)
-            .await?
-            .map(|u| u.email().to_string())
-            .unwrap_or_default();
-        Ok((tx, email))
+        let name = match admin.user_id() {
+            Some(user_id) => tx
+                .users()
+                .get(user_id)
+                .await?
+                .map(|u| u.email().to_string())
+                .unwrap_or_default(),
+            None => OPERATOR.to_owned(),
+        };
+        Ok((tx, name))
     }
 
     fn entry(
@@ -170,10 +175,10 @@ impl Plugins {
 
     /// Installs a component (disabled until enabled). The hooks come from the component's
     /// exports; a manifest that claims others is refused.
-    #[tracing::instrument(skip_all, fields(admin = %admin.user_id))]
+    #[tracing::instrument(skip_all, fields(admin = ?admin.user_id()))]
     pub async fn install(
         &self,
-        admin: &Principal,
+        admin: Actor<'_>,
         manifest: Manifest,
         wasm: Vec<u8>,
     ) -> Result<Plugin, AppError> {
@@ -284,24 +289,35 @@ impl Plugins {
     }
 
     /// Every installed plugin, in running order.
-    pub async fn list(&self, admin: &Principal) -> Result<Vec<Plugin>, AppError> {
+    pub async fn list(&self, admin: Actor<'_>) -> Result<Vec<Plugin>, AppError> {
         admin.require_admin()?;
         let mut tx = self.ports.uow.begin_read().await?;
         Ok(tx.plugins().list().await?)
     }
 
     /// One plugin.
-    pub async fn get(&self, admin: &Principal, id: PluginId) -> Result<Plugin, AppError> {
+    pub async fn get(&self, admin: Actor<'_>, id: PluginId) -> Result<Plugin, AppError> {
         admin.require_admin()?;
         let mut tx = self.ports.uow.begin_read().await?;
         Self::plugin(tx.as_mut(), id).await
     }
 
+    /// One plugin, by name.
+    pub async fn get_by_name(&self, admin: Actor<'_>, name: &str) -> Result<Plugin, AppError> {
+        admin.require_admin()?;
+        let name = PluginName::parse(name)?;
+        let mut tx = self.ports.uow.begin_read().await?;
+        tx.plugins()
+            .find_by_name(&name)
+            .await?
+            .ok_or(AppError::NotFound("plugin"))
+    }
+
     /// Replaces a plugin's configuration (checked against its schema).
-    #[tracing::instrument(skip_all, fields(admin = %admin.user_id))]
+    #[tracing::instrument(skip_all, fields(admin = ?admin.user_id()))]
     pub async fn configure(
         &self,
-        admin: &Principal,
+        admin: Actor<'_>,
         id: PluginId,
         config: Value,
     ) -> Result<Plugin, AppError> {
@@ -322,10 +338,10 @@ impl Plugins {
     }
 
     /// Enables or disables a plugin. Enabling clears an automatic disabling.
-    #[tracing::instrument(skip_all, fields(admin = %admin.user_id))]
+    #[tracing::instrument(skip_all, fields(admin = ?admin.user_id()))]
     pub async fn set_enabled(
         &self,
-        admin: &Principal,
+        admin: Actor<'_>,
         id: PluginId,
         enabled: bool,
     ) -> Result<Plugin, AppError> {
@@ -351,10 +367,10 @@ impl Plugins {
     }
 
     /// Changes order, limits or failure policy.
-    #[tracing::instrument(skip_all, fields(admin = %admin.user_id))]
+    #[tracing::instrument(skip_all, fields(admin = ?admin.user_id()))]
     pub async fn change_settings(
         &self,
-        admin: &Principal,
+        admin: Actor<'_>,
         id: PluginId,
         change: SettingsChange,
     ) -> Result<Plugin, AppError> {
@@ -397,8 +413,8 @@ impl Plugins {
     }
 
     /// Removes a plugin (and its component, unless another plugin uses it).
-    #[tracing::instrument(skip_all, fields(admin = %admin.user_id))]
-    pub async fn uninstall(&self, admin: &Principal, id: PluginId) -> Result<(), AppError> {
+    #[tracing::instrument(skip_all, fields(admin = ?admin.user_id()))]
+    pub async fn uninstall(&self, admin: Actor<'_>, id: PluginId) -> Result<(), AppError> {
         let (mut tx, actor) = self.admin_tx(admin).await?;
         let plugin = Self::plugin(tx.as_mut(), id).await?;
         tx.plugins().delete(id).await?;
@@ -417,7 +433,7 @@ impl Plugins {
     /// Nothing is stored but the audit entry.
     pub async fn dry_run(
         &self,
-        admin: &Principal,
+        admin: Actor<'_>,
         id: PluginId,
         input: DryRunInput,
     ) -> Result<DryRunReport, AppError> {
@@ -446,7 +462,7 @@ impl Plugins {
                     )
                     .to_hex(),
                     actor: ActorFacts {
-                        user_id: admin.user_id.to_string(),
+                        user_id: admin.user_id().map(|id| id.to_string()).unwrap_or_default(),
                         email: actor.clone(),
                     },
                 };
@@ -506,7 +522,7 @@ impl Plugins {
     /// Audit entries, newest first, of one plugin (by name) or all, older than `before`.
     pub async fn audit_log(
         &self,
-        admin: &Principal,
+        admin: Actor<'_>,
         plugin: Option<&str>,
         before: Option<u64>,
         limit: u32,

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use coffer_domain::account::{ByteCount, User};
 use coffer_domain::plugins::{
     AuditAction, AuditEntry, FailurePolicy, Hook, MAX_CONSECUTIVE_FAILURES, Plugin, PluginId,
 };
@@ -35,7 +36,17 @@ pub(crate) fn component_error(err: ComponentError) -> AppError {
 struct Snapshot {
     generation: Option<u64>,
     plugins: Vec<Plugin>,
+    /// Quota answers of this plugin set, by user and server quota. A plugin sees nothing but
+    /// its input and its configuration, so an answer holds until the set or a configuration
+    /// changes, which makes a new snapshot. Failed answers are not kept.
+    quotas: Mutex<HashMap<QuotaKey, u64>>,
 }
+
+/// Who a quota is for: user id, email, the server's quota.
+type QuotaKey = (String, String, u64);
+
+/// Most quota answers kept; past it the cache starts over.
+const MAX_CACHED_QUOTAS: usize = 100_000;
 
 /// Runs hooks of the installed plugins. Cheap to clone.
 #[derive(Clone)]
@@ -110,6 +121,7 @@ impl PluginHost {
         *self.inner.snapshot.write().expect("lock") = Arc::new(Snapshot {
             generation: Some(generation),
             plugins,
+            quotas: Mutex::default(),
         });
         Ok(true)
     }
@@ -222,8 +234,22 @@ impl PluginHost {
     }
 
     /// The quota of `user`: the first quota policy with an answer sets it; a failed call keeps
-    /// the server's.
+    /// the server's. Answers are remembered for the plugin set in force (see [`Snapshot`]).
     pub(crate) async fn quota(&self, user: &ActorFacts, server_quota: u64) -> u64 {
+        let snapshot = self.inner.snapshot.read().expect("lock").clone();
+        let key = (user.user_id.clone(), user.email.clone(), server_quota);
+        if let Some(quota) = snapshot.quotas.lock().expect("lock").get(&key) {
+            return *quota;
+        }
+        let remember = |quota: u64| {
+            let mut quotas = snapshot.quotas.lock().expect("lock");
+            if quotas.len() >= MAX_CACHED_QUOTAS {
+                quotas.clear();
+            }
+            quotas.insert(key.clone(), quota);
+            quota
+        };
+        let mut all_answered = true;
         for plugin in self.active(Hook::QuotaPolicy) {
             let outcome = self
                 .inner
@@ -233,10 +259,11 @@ impl PluginHost {
             match outcome.result {
                 Ok(Some(quota)) => {
                     self.succeeded(&plugin);
-                    return quota;
+                    return if all_answered { remember(quota) } else { quota };
                 }
                 Ok(None) => self.succeeded(&plugin),
                 Err(failure) => {
+                    all_answered = false;
                     let subject = Subject {
                         hook: Hook::QuotaPolicy,
                         actor: &user.email,
@@ -247,7 +274,31 @@ impl PluginHost {
                 }
             }
         }
-        server_quota
+        if all_answered {
+            remember(server_quota)
+        } else {
+            server_quota
+        }
+    }
+
+    /// The quota of `user`: the server's (their own, else `default_quota`), unless a quota
+    /// policy sets another.
+    pub(crate) async fn quota_for(&self, user: &User, default_quota: ByteCount) -> ByteCount {
+        let server_quota = user.effective_quota(default_quota);
+        if !self.sets_quotas() {
+            return server_quota;
+        }
+        let facts = ActorFacts {
+            user_id: user.id().to_string(),
+            email: user.email().to_string(),
+        };
+        let quota = self.quota(&facts, server_quota.get()).await;
+        ByteCount::new(quota).unwrap_or(server_quota)
+    }
+
+    /// Whether any enabled plugin sets quotas.
+    pub(crate) fn sets_quotas(&self) -> bool {
+        !self.active(Hook::QuotaPolicy).is_empty()
     }
 
     /// Asks every active quota policy about an upload; the first denial refuses.

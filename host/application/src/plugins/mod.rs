@@ -7,7 +7,7 @@ mod schema;
 
 use crate::Ports;
 
-pub use admin::{DryRunInput, DryRunReport, MAX_AUDIT_PAGE, Manifest, SettingsChange};
+pub use admin::{DryRunInput, DryRunReport, MAX_AUDIT_PAGE, Manifest, OPERATOR, SettingsChange};
 pub use host::PluginHost;
 
 /// Upload content held in memory (dry runs, plugin tests), readable by scanners.

@@ -6,6 +6,8 @@ use coffer_domain::plugins::{AuditAction, Hook, Plugin};
 use serde_json::json;
 
 use super::{DryRunInput, Manifest, SettingsChange};
+use crate::admin::Actor;
+use crate::files::UploadMode;
 use crate::testing::{FakePluginRuntime, TestEnv};
 use crate::{AppError, Principal};
 
@@ -38,14 +40,14 @@ async fn installed(
     let plugin = env
         .plugins
         .install(
-            admin,
+            Actor::User(admin),
             manifest(name),
             FakePluginRuntime::component(hooks, answer),
         )
         .await
         .unwrap();
     env.plugins
-        .set_enabled(admin, plugin.id, true)
+        .set_enabled(Actor::User(admin), plugin.id, true)
         .await
         .unwrap()
 }
@@ -56,7 +58,7 @@ async fn a_scanner_refuses_infected_uploads_until_it_is_disabled() {
     let plugin = env
         .plugins
         .install(
-            &admin,
+            Actor::User(&admin),
             manifest("scanner"),
             FakePluginRuntime::component("upload-scanner", "infected:EICAR-Test-File"),
         )
@@ -67,7 +69,7 @@ async fn a_scanner_refuses_infected_uploads_until_it_is_disabled() {
     env.upload(&user, "/before.txt", b"x").await;
 
     env.plugins
-        .set_enabled(&admin, plugin.id, true)
+        .set_enabled(Actor::User(&admin), plugin.id, true)
         .await
         .unwrap();
     let nodes = env.store.node_count();
@@ -85,7 +87,7 @@ async fn a_scanner_refuses_infected_uploads_until_it_is_disabled() {
     assert_eq!(env.store.node_count(), nodes, "nothing stored");
     let audit = env
         .plugins
-        .audit_log(&admin, Some("scanner"), None, 10)
+        .audit_log(Actor::User(&admin), Some("scanner"), None, 10)
         .await
         .unwrap();
     let denial = audit
@@ -97,7 +99,7 @@ async fn a_scanner_refuses_infected_uploads_until_it_is_disabled() {
     assert_eq!(denial.actor.as_deref(), Some("a@example.org"));
 
     env.plugins
-        .set_enabled(&admin, plugin.id, false)
+        .set_enabled(Actor::User(&admin), plugin.id, false)
         .await
         .unwrap();
     env.upload(&user, "/eicar.com", b"X5O!P").await;
@@ -115,7 +117,7 @@ async fn a_failing_guard_denies_by_default_allows_if_told_and_disables_itself() 
 
     env.plugins
         .change_settings(
-            &admin,
+            Actor::User(&admin),
             plugin.id,
             SettingsChange {
                 failure_policy: Some("allow".into()),
@@ -128,11 +130,19 @@ async fn a_failing_guard_denies_by_default_allows_if_told_and_disables_itself() 
         env.upload(&user, &format!("/{i}.txt"), b"a").await;
     }
     assert!(
-        env.plugins.get(&admin, plugin.id).await.unwrap().enabled,
+        env.plugins
+            .get(Actor::User(&admin), plugin.id)
+            .await
+            .unwrap()
+            .enabled,
         "four in a row"
     );
     env.upload(&user, "/fifth.txt", b"a").await;
-    let plugin = env.plugins.get(&admin, plugin.id).await.unwrap();
+    let plugin = env
+        .plugins
+        .get(Actor::User(&admin), plugin.id)
+        .await
+        .unwrap();
     assert!(!plugin.enabled, "five failures in a row disable it");
     assert!(
         plugin.disabled_reason.unwrap().contains("time limit"),
@@ -140,7 +150,7 @@ async fn a_failing_guard_denies_by_default_allows_if_told_and_disables_itself() 
     );
     let audit = env
         .plugins
-        .audit_log(&admin, None, None, 100)
+        .audit_log(Actor::User(&admin), None, None, 100)
         .await
         .unwrap();
     assert!(audit.iter().any(|e| e.action == AuditAction::AutoDisabled));
@@ -188,7 +198,7 @@ async fn policies_run_in_order_and_the_first_denial_wins() {
     // The second moves first and denies before the first is asked.
     env.plugins
         .change_settings(
-            &admin,
+            Actor::User(&admin),
             second.id,
             SettingsChange {
                 position: Some(-1),
@@ -205,7 +215,10 @@ async fn policies_run_in_order_and_the_first_denial_wins() {
     let calls = env.plugin_runtime.calls();
     assert_eq!(calls.len(), before + 1, "{calls:?}");
     assert_eq!(calls.last().unwrap().0, "second@1.0.0");
-    env.plugins.uninstall(&admin, second.id).await.unwrap();
+    env.plugins
+        .uninstall(Actor::User(&admin), second.id)
+        .await
+        .unwrap();
     env.files
         .create_link(&user, link("/doc.txt"))
         .await
@@ -269,7 +282,10 @@ async fn quota_policies_set_quotas_and_may_refuse_uploads() {
         matches!(err, AppError::QuotaExceeded { quota: 10, .. }),
         "{err:?}"
     );
-    env.plugins.uninstall(&admin, tiers.id).await.unwrap();
+    env.plugins
+        .uninstall(Actor::User(&admin), tiers.id)
+        .await
+        .unwrap();
     installed(
         &env,
         &admin,
@@ -286,12 +302,70 @@ async fn quota_policies_set_quotas_and_may_refuse_uploads() {
 }
 
 #[tokio::test]
+async fn quota_policies_are_asked_outside_write_transactions_once_per_plugin_set() {
+    let (env, admin, owner) = setup().await;
+    env.member("b@example.org").await;
+    let member = env.principal("b@example.org").await;
+    env.upload(&owner, "/Team/plan.txt", b"plan").await;
+    let shared = env.files.share_folder(&owner, "/Team").await.unwrap();
+    env.files
+        .add_member(&owner, shared.id, "b@example.org", "editor")
+        .await
+        .unwrap();
+    let tiers = installed(&env, &admin, "tiers", "quota-policy", "quota:100").await;
+    let quota_calls = || {
+        env.plugin_runtime
+            .calls()
+            .iter()
+            .filter(|(_, function)| *function == "quota")
+            .count()
+    };
+
+    // The account shows the plugin's quota, not the server's.
+    assert_eq!(env.accounts.account(&owner).await.unwrap().quota.get(), 100);
+    // The member's upload counts against the owner: both are asked before the write begins.
+    env.upload(&member, "/Team/notes.txt", b"notes").await;
+    env.upload(&owner, "/Team/more.txt", b"more").await;
+    env.files
+        .create_folder(&member, "/Team/Sub", false, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        quota_calls(),
+        2,
+        "one answer per user while the plugin set stands"
+    );
+    assert_eq!(
+        env.plugin_runtime.calls_in_writes(),
+        [],
+        "no quota plugin runs while a write transaction holds locks"
+    );
+    let err = env
+        .upload_with(&member, "/Team/big.bin", &[0; 90], UploadMode::Add)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::QuotaExceeded { quota: 100, .. }),
+        "{err:?}"
+    );
+
+    // Another configuration is another plugin set: its answers are asked anew.
+    env.plugins
+        .configure(Actor::User(&admin), tiers.id, json!({"changed": true}))
+        .await
+        .unwrap();
+    env.upload(&owner, "/again.txt", b"1").await;
+    assert_eq!(quota_calls(), 3);
+    assert_eq!(env.plugin_runtime.calls_in_writes(), []);
+}
+
+#[tokio::test]
 async fn installation_checks_names_hooks_and_configuration() {
     let (env, admin, user) = setup().await;
     let scanner = FakePluginRuntime::component("upload-scanner", "clean");
     let err = env
         .plugins
-        .install(&user, manifest("x"), scanner.clone())
+        .install(Actor::User(&user), manifest("x"), scanner.clone())
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Forbidden));
@@ -299,7 +373,7 @@ async fn installation_checks_names_hooks_and_configuration() {
     claims_more.hooks = Some(vec!["upload-scanner".into(), "events".into()]);
     let err = env
         .plugins
-        .install(&admin, claims_more, scanner.clone())
+        .install(Actor::User(&admin), claims_more, scanner.clone())
         .await
         .unwrap_err();
     assert!(
@@ -308,7 +382,7 @@ async fn installation_checks_names_hooks_and_configuration() {
     );
     let err = env
         .plugins
-        .install(&admin, manifest("x"), b"garbage".to_vec())
+        .install(Actor::User(&admin), manifest("x"), b"garbage".to_vec())
         .await
         .unwrap_err();
     assert!(
@@ -331,18 +405,18 @@ async fn installation_checks_names_hooks_and_configuration() {
     with_schema.config = Some(json!({"max_days": 7}));
     let plugin = env
         .plugins
-        .install(&admin, with_schema, scanner.clone())
+        .install(Actor::User(&admin), with_schema, scanner.clone())
         .await
         .unwrap();
     let err = env
         .plugins
-        .install(&admin, manifest("policy"), scanner)
+        .install(Actor::User(&admin), manifest("policy"), scanner)
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Conflict(_)));
     let err = env
         .plugins
-        .configure(&admin, plugin.id, json!({"max_days": 0}))
+        .configure(Actor::User(&admin), plugin.id, json!({"max_days": 0}))
         .await
         .unwrap_err();
     assert!(
@@ -357,7 +431,7 @@ async fn installation_checks_names_hooks_and_configuration() {
     );
     let configured = env
         .plugins
-        .configure(&admin, plugin.id, json!({"max_days": 30}))
+        .configure(Actor::User(&admin), plugin.id, json!({"max_days": 30}))
         .await
         .unwrap();
     assert_eq!(configured.config, r#"{"max_days":30}"#);
@@ -365,7 +439,7 @@ async fn installation_checks_names_hooks_and_configuration() {
     let report = env
         .plugins
         .dry_run(
-            &admin,
+            Actor::User(&admin),
             plugin.id,
             DryRunInput::Scan {
                 path: "/sample.bin".into(),
@@ -378,7 +452,7 @@ async fn installation_checks_names_hooks_and_configuration() {
     assert_eq!(report.logs.len(), 1);
     let audit = env
         .plugins
-        .audit_log(&admin, Some("policy"), None, 10)
+        .audit_log(Actor::User(&admin), Some("policy"), None, 10)
         .await
         .unwrap();
     let actions: Vec<_> = audit.iter().map(|e| e.action).collect();

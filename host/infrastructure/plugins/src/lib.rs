@@ -27,6 +27,7 @@ use coffer_application::ports::{
     UploadContentReader, UploadFacts,
 };
 use coffer_domain::plugins::{Hook, PluginLimits};
+use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
@@ -361,7 +362,10 @@ fn answer<T>(
 #[async_trait]
 impl PluginRuntime for WasmRuntime {
     async fn inspect(&self, wasm: &[u8]) -> Result<ComponentInfo, ComponentError> {
-        let component = self.compile(None, wasm).await?;
+        // Cached under the digest the component is stored by, so that loading it after an
+        // install does not compile it again.
+        let digest = hex::encode(Sha256::digest(wasm));
+        let component = self.compile(Some(&digest), wasm).await?;
         let info = self.interface_of(&component)?;
         self.link(&component)?;
         Ok(info)

@@ -34,3 +34,12 @@ pub fn plugin_wasm(name: &str) -> Vec<u8> {
     let path = plugins_dir().join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
+
+/// A compile cache shared by the tests of every process, beside the built plugins: compiling a
+/// large component (a Python plugin carries its interpreter) with a debug build of the compiler
+/// takes long, so each component is compiled once per machine, not once per test.
+pub fn shared_compile_cache() -> PathBuf {
+    let dir = plugins_dir().join("compiled-for-tests");
+    std::fs::create_dir_all(&dir).expect("the compile cache can be created");
+    dir
+}

@@ -11,7 +11,7 @@ use coffer_application::ports::{
     ScanVerdict, SharingQuestion, UploadContentReader, UploadFacts,
 };
 use coffer_domain::plugins::{Hook, PluginLimits};
-use coffer_plugins::testing::plugin_wasm;
+use coffer_plugins::testing::{plugin_wasm, shared_compile_cache};
 use coffer_plugins::{RuntimeSettings, WasmRuntime};
 
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -389,4 +389,70 @@ async fn the_event_log_plugin_writes_each_event_through_the_log_import() {
             line.fields
         );
     }
+}
+
+#[tokio::test]
+async fn the_python_scanner_refuses_executables_by_their_first_bytes() {
+    let runtime = WasmRuntime::new(&RuntimeSettings {
+        cache_dir: Some(shared_compile_cache()),
+        ..Default::default()
+    })
+    .unwrap();
+    let wasm = plugin_wasm("magic-guard");
+    let info = runtime.inspect(&wasm).await.unwrap();
+    assert_eq!(info.hooks, [Hook::UploadScanner]);
+    runtime.load("magic-guard", &wasm).await.unwrap();
+    let scan = |config: &str, content: Arc<Generated>| {
+        let call = call(
+            "magic-guard@0.1.0",
+            "magic-guard",
+            config,
+            PluginLimits::default(),
+        );
+        let runtime = &runtime;
+        async move {
+            let size = content.size;
+            runtime.scan(&call, &upload(size), content).await
+        }
+    };
+
+    // A 64 MiB "Windows executable": found from its first bytes, in one small read.
+    let exe = Generated::new(64 << 20, Some((0, b"MZ\x90\0")));
+    let outcome = scan("{}", exe.clone()).await;
+    assert_eq!(
+        outcome.result,
+        Ok(ScanVerdict::Infected("Windows executable".into()))
+    );
+    assert_eq!(exe.reads.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let log = outcome
+        .logs
+        .iter()
+        .find(|l| l.message == "refused an executable")
+        .expect("the refusal is logged");
+    assert_eq!(log.level, "warn");
+    assert!(
+        log.fields
+            .contains(&("kind".into(), "windows-executable".into()))
+    );
+    assert!(log.fields.contains(&("path".into(), "/in/file.bin".into())));
+
+    // The signature only counts at the start.
+    let outcome = scan("{}", Generated::new(4096, Some((100, b"MZ")))).await;
+    assert_eq!(outcome.result, Ok(ScanVerdict::Clean));
+    // The configuration chooses the kinds.
+    let elf_only = r#"{"block": ["elf"]}"#;
+    let outcome = scan(elf_only, Generated::new(10, Some((0, b"MZ")))).await;
+    assert_eq!(outcome.result, Ok(ScanVerdict::Clean));
+    let outcome = scan(elf_only, Generated::new(10, Some((0, b"\x7fELF")))).await;
+    assert_eq!(
+        outcome.result,
+        Ok(ScanVerdict::Infected("ELF executable".into()))
+    );
+    // A configuration the plugin cannot read is a failed call (the failure policy decides).
+    let outcome = scan(r#"{"block": ["nonsense"]}"#, Generated::new(10, None)).await;
+    assert!(
+        matches!(outcome.result, Err(CallFailure::Trap(_))),
+        "{:?}",
+        outcome.result
+    );
 }

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 use coffer_application::AppError;
 use coffer_application::admin::Actor;
 
+mod plugins;
+
+pub use plugins::PluginCommand;
+
 use crate::app::{self, Server, StartupError};
 use crate::settings::Settings;
 use crate::telemetry;
@@ -32,7 +36,7 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit (the server also applies them at start).
     Migrate,
-    /// Manage accounts directly in the database.
+    /// Manage accounts and plugins directly in the database.
     Admin {
         /// The action.
         #[command(subcommand)]
@@ -73,6 +77,13 @@ pub enum AdminCommand {
     /// Collect garbage now: purge expired trash, prune old revisions, delete unreferenced
     /// blocks (also runs in the background every `storage.gc_interval`).
     Gc,
+    /// Manage plugins: the actions of `/api/v1/admin/plugins`, audited as `operator`. Running
+    /// servers pick up changes within `plugins.refresh_interval`.
+    Plugins {
+        /// The action.
+        #[command(subcommand)]
+        action: PluginCommand,
+    },
 }
 
 /// A command failed; the message is for the operator.
@@ -224,6 +235,7 @@ async fn admin(settings: Settings, action: AdminCommand) -> Result<(), CliError>
             );
             Ok(())
         }
+        AdminCommand::Plugins { action } => plugins::run(&use_cases.plugins, action).await,
         AdminCommand::ListUsers => {
             let mut after: Option<String> = None;
             println!("{:<36}  {:<8}  {:<8}  EMAIL", "ID", "ADMIN", "STATUS");
