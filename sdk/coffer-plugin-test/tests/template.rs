@@ -15,9 +15,7 @@ async fn the_template_builds_and_its_hooks_run_in_the_sandbox() {
     let refused = plugin.scan("/setup.exe", b"MZ").await;
     assert_eq!(
         refused.result,
-        Ok(ScanVerdict::Infected(
-            "files ending in .exe are not accepted".into()
-        ))
+        Ok(ScanVerdict::Infected("blocked file type .exe".into()))
     );
     assert_eq!(
         plugin.scan("/a.txt", b"a").await.result,

@@ -48,6 +48,17 @@ fn calls(c: &mut Criterion) {
             .load("eicar", &plugin_wasm("eicar-scanner"))
             .await
             .unwrap();
+        // Compiled afresh (no disk cache): what installing a Python plugin costs once.
+        let started = std::time::Instant::now();
+        plugins
+            .load("python", &plugin_wasm("magic-guard"))
+            .await
+            .unwrap();
+        eprintln!(
+            "compiling the Python plugin (magic-guard, {} bytes) took {:.1} s",
+            plugin_wasm("magic-guard").len(),
+            started.elapsed().as_secs_f64()
+        );
     });
     let limits = PluginLimits::new(64 << 20, Duration::from_secs(10), 65536).unwrap();
     let call = |digest: &str| PluginCall {
@@ -56,7 +67,7 @@ fn calls(c: &mut Criterion) {
         config: "{}".into(),
         limits,
     };
-    let (sharing, eicar) = (call("sharing"), call("eicar"));
+    let (sharing, eicar, python) = (call("sharing"), call("eicar"), call("python"));
 
     let mut group = c.benchmark_group("plugin call");
     group.bench_function("sharing policy: fresh sandbox, check-link, drop", |b| {
@@ -83,6 +94,19 @@ fn calls(c: &mut Criterion) {
                 actor: actor(),
             };
             let outcome = plugins.scan(&eicar, &upload, Arc::new(Zeros(1))).await;
+            assert_eq!(outcome.result, Ok(ScanVerdict::Clean));
+        });
+    });
+    group.bench_function("Python scanner: fresh sandbox, scan 1 byte, drop", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let upload = UploadFacts {
+                path: "/x".into(),
+                size: 1,
+                media_type: None,
+                content_hash: String::new(),
+                actor: actor(),
+            };
+            let outcome = plugins.scan(&python, &upload, Arc::new(Zeros(1))).await;
             assert_eq!(outcome.result, Ok(ScanVerdict::Clean));
         });
     });

@@ -141,8 +141,8 @@ pub async fn run(plugins: &Plugins, command: PluginCommand) -> Result<(), CliErr
                 println!(
                     "{:<4}  {:<24}  {:<10}  {:<9}  {}",
                     plugin.position,
-                    plugin.name,
-                    plugin.version,
+                    plugin.name.as_str(),
+                    plugin.version.as_str(),
                     state_of(&plugin),
                     hooks_of(&plugin)
                 );

@@ -23,9 +23,7 @@ async fn refuses_blocked_extensions_and_lets_the_rest_through() {
     let refused = plugin.scan("/downloads/setup.EXE", b"MZ...").await;
     assert_eq!(
         refused.result,
-        Ok(ScanVerdict::Infected(
-            "files ending in .exe are not accepted".into()
-        ))
+        Ok(ScanVerdict::Infected("blocked file type .exe".into()))
     );
     assert_eq!(refused.logs[0].message, "refused");
     let clean = plugin.scan("/notes/readme.txt", b"hello").await;

@@ -32,7 +32,7 @@ impl Scanner for BlockedExtensions {
                 "refused",
                 &[("path", &upload.path), ("extension", &extension)],
             );
-            return Verdict::Infected(format!("files ending in .{extension} are not accepted"));
+            return Verdict::Infected(format!("blocked file type .{extension}"));
         }
         Verdict::Clean
     }
