@@ -122,6 +122,12 @@ fn operator(settings: &[(String, String)], args: &[&str], stdin: &str) -> String
     String::from_utf8(output.stdout).unwrap()
 }
 
+async fn get_json(http: &reqwest::Client, url: String, token: &str) -> Value {
+    let response = http.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
 async fn upload(
     http: &reqwest::Client,
     instance: &Instance,
@@ -180,27 +186,11 @@ async fn two_instances_serve_one_installation() {
         .unwrap();
     assert_eq!(downloaded.status(), StatusCode::OK);
     assert!(downloaded.bytes().await.unwrap() == content);
-    let metadata: Value = http
-        .get(b.api("/files/metadata?path=/big.bin"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = get_json(&http, b.api("/files/metadata?path=/big.bin"), &token).await;
     assert_eq!(metadata["content_hash"], stored["content_hash"]);
 
     // A longpoll on one wakes on a change through the other.
-    let cursor: Value = http
-        .get(b.api("/files/list/latest-cursor"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cursor = get_json(&http, b.api("/files/list/latest-cursor"), &token).await;
     let started = Instant::now();
     let poll = http
         .post(b.api("/files/list/longpoll"))
@@ -247,15 +237,7 @@ async fn two_instances_serve_one_installation() {
         ],
         "",
     );
-    let listed: Value = http
-        .get(a.api("/admin/plugins"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(&http, a.api("/admin/plugins"), &token).await;
     let id = listed["plugins"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         upload(&http, &b, &token, "/before.txt", EICAR.to_vec())

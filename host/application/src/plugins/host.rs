@@ -250,18 +250,22 @@ impl PluginHost {
             quota
         };
         let mut all_answered = true;
-        for plugin in self.active(Hook::QuotaPolicy) {
+        let policies = snapshot
+            .plugins
+            .iter()
+            .filter(|p| p.enabled && p.implements(Hook::QuotaPolicy));
+        for plugin in policies {
             let outcome = self
                 .inner
                 .runtime
-                .quota(&Self::call_of(&plugin), user, server_quota)
+                .quota(&Self::call_of(plugin), user, server_quota)
                 .await;
             match outcome.result {
                 Ok(Some(quota)) => {
-                    self.succeeded(&plugin);
+                    self.succeeded(plugin);
                     return if all_answered { remember(quota) } else { quota };
                 }
-                Ok(None) => self.succeeded(&plugin),
+                Ok(None) => self.succeeded(plugin),
                 Err(failure) => {
                     all_answered = false;
                     let subject = Subject {
@@ -269,7 +273,7 @@ impl PluginHost {
                         actor: &user.email,
                         subject: "quota",
                     };
-                    self.failed(&plugin, &subject, &failure.to_string(), outcome.duration)
+                    self.failed(plugin, &subject, &failure.to_string(), outcome.duration)
                         .await;
                 }
             }
