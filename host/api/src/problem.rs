@@ -54,6 +54,17 @@ pub enum ErrorCode {
     ContentHashMismatch,
     /// The upload body ended early or failed; nothing was stored.
     UploadIncomplete,
+    /// A resumable upload's append does not start at the upload's offset (`Upload-Offset` in
+    /// the answer says where it is).
+    UploadOffsetMismatch,
+    /// The request body does not match its `Upload-Checksum`; none of it was kept.
+    ChecksumMismatch,
+    /// `Upload-Checksum` names an algorithm the server does not support (only `sha256`).
+    ChecksumAlgorithmUnsupported,
+    /// The request does not speak tus 1.0.0 (`Tus-Resumable`).
+    TusVersionUnsupported,
+    /// A delta upload cannot commit yet: blocks it needs have not arrived.
+    BlocksMissing,
     /// The requested range lies outside the file.
     RangeNotSatisfiable,
     /// The request asks for too much at once (e.g. copying a folder with too many entries).
@@ -83,7 +94,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 37] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -104,6 +115,11 @@ impl ErrorCode {
         Self::QuotaExceeded,
         Self::ContentHashMismatch,
         Self::UploadIncomplete,
+        Self::UploadOffsetMismatch,
+        Self::ChecksumMismatch,
+        Self::ChecksumAlgorithmUnsupported,
+        Self::TusVersionUnsupported,
+        Self::BlocksMissing,
         Self::RangeNotSatisfiable,
         Self::RequestTooLarge,
         Self::CursorReset,
@@ -141,6 +157,11 @@ impl ErrorCode {
             Self::QuotaExceeded => "quota_exceeded",
             Self::ContentHashMismatch => "content_hash_mismatch",
             Self::UploadIncomplete => "upload_incomplete",
+            Self::UploadOffsetMismatch => "upload_offset_mismatch",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::ChecksumAlgorithmUnsupported => "checksum_algorithm_unsupported",
+            Self::TusVersionUnsupported => "tus_version_unsupported",
+            Self::BlocksMissing => "blocks_missing",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::RequestTooLarge => "request_too_large",
             Self::CursorReset => "cursor_reset",
@@ -174,6 +195,11 @@ impl ErrorCode {
             Self::EmailTaken | Self::OperationNotAllowed | Self::Conflict => StatusCode::CONFLICT,
             Self::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
             Self::ContentHashMismatch | Self::UploadIncomplete => StatusCode::BAD_REQUEST,
+            Self::UploadOffsetMismatch | Self::BlocksMissing => StatusCode::CONFLICT,
+            // tus: "460 Checksum Mismatch".
+            Self::ChecksumMismatch => StatusCode::from_u16(460).expect("valid status"),
+            Self::ChecksumAlgorithmUnsupported => StatusCode::BAD_REQUEST,
+            Self::TusVersionUnsupported => StatusCode::PRECONDITION_FAILED,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::CursorReset => StatusCode::CONFLICT,
@@ -210,6 +236,11 @@ impl ErrorCode {
             Self::QuotaExceeded => "Storage quota exceeded",
             Self::ContentHashMismatch => "Content hash mismatch",
             Self::UploadIncomplete => "Upload incomplete",
+            Self::UploadOffsetMismatch => "Upload offset mismatch",
+            Self::ChecksumMismatch => "Checksum mismatch",
+            Self::ChecksumAlgorithmUnsupported => "Checksum algorithm unsupported",
+            Self::TusVersionUnsupported => "tus version unsupported",
+            Self::BlocksMissing => "Blocks missing",
             Self::RangeNotSatisfiable => "Range not satisfiable",
             Self::RequestTooLarge => "Request too large",
             Self::CursorReset => "Cursor reset",
@@ -249,6 +280,12 @@ pub struct Problem {
     /// For `refused_by_plugin` and `plugin_failed`: the plugin's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<String>,
+    /// For `upload_offset_mismatch`: where the upload is (also sent as `Upload-Offset`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// For `blocks_missing`: how many distinct blocks must still be sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<u64>,
     /// Seconds to wait before retrying (also sent as `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -270,6 +307,8 @@ impl ApiError {
             field: None,
             size: None,
             plugin: None,
+            offset: None,
+            missing: None,
             retry_after: None,
         }))
     }
@@ -350,6 +389,26 @@ impl From<AppError> for ApiError {
             .with_field("content_hash"),
             AppError::UploadInterrupted(why) => {
                 ApiError::new(C::UploadIncomplete, format!("{why}; nothing was stored"))
+            }
+            AppError::UploadOffsetMismatch { offset } => {
+                let mut err = ApiError::new(
+                    C::UploadOffsetMismatch,
+                    format!("the upload is at offset {offset}: continue from there"),
+                );
+                err.0.offset = Some(offset);
+                err
+            }
+            AppError::ChecksumMismatch => ApiError::new(
+                C::ChecksumMismatch,
+                "the body does not match Upload-Checksum; none of it was kept",
+            ),
+            AppError::BlocksMissing { missing } => {
+                let mut err = ApiError::new(
+                    C::BlocksMissing,
+                    format!("{missing} blocks are still needed: send them, then commit"),
+                );
+                err.0.missing = Some(missing);
+                err
             }
             AppError::RangeNotSatisfiable { size } => {
                 let mut err = ApiError::new(
@@ -445,6 +504,7 @@ impl IntoResponse for ApiError {
         let status = self.0.code.status();
         let retry_after = self.0.retry_after;
         let size = self.0.size;
+        let offset = self.0.offset;
         let code = self.0.code;
         let mut response = (status, Json(*self.0)).into_response();
         let headers = response.headers_mut();
@@ -454,6 +514,9 @@ impl IntoResponse for ApiError {
         );
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(offset) = offset {
+            headers.insert("upload-offset", HeaderValue::from(offset));
         }
         if let (ErrorCode::RangeNotSatisfiable, Some(size)) = (code, size) {
             let value = HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii");

@@ -89,6 +89,21 @@ pub enum AppError {
     /// The upload stream ended early or failed; nothing was stored.
     #[error("{0}")]
     UploadInterrupted(String),
+    /// An append to a resumable upload does not start where the upload is.
+    #[error("the upload is at offset {offset}")]
+    UploadOffsetMismatch {
+        /// Where the upload is: the next append starts here.
+        offset: u64,
+    },
+    /// A request body does not have the checksum the client announced; none of it was kept.
+    #[error("checksum mismatch")]
+    ChecksumMismatch,
+    /// A delta upload cannot commit before every block it needs has arrived.
+    #[error("{missing} blocks are still needed")]
+    BlocksMissing {
+        /// How many distinct blocks must still be sent.
+        missing: u64,
+    },
     /// The requested byte range lies outside the content.
     #[error("range not satisfiable")]
     RangeNotSatisfiable {

@@ -17,7 +17,10 @@ use coffer_domain::account::{
     AccessToken, ByteCount, Email, Invite, InviteId, Password, PasswordHash, SignupPolicy,
     TokenDigest, TokenId, User, UserId,
 };
-use coffer_domain::files::{BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId};
+use coffer_domain::files::{
+    BlockHash, Namespace, NamespaceId, Node, NodeId, Revision, RevisionId, SessionBlock, UploadId,
+    UploadSession,
+};
 use uuid::Uuid;
 
 use crate::accounts::{AccountRules, Accounts, IssuedToken, LogIn};
@@ -45,6 +48,7 @@ struct State {
     components: HashMap<String, Vec<u8>>,
     plugin_generation: u64,
     audit: Vec<coffer_domain::plugins::AuditEntry>,
+    uploads: BTreeMap<UploadId, (UploadSession, Vec<SessionBlock>)>,
 }
 
 /// An in-memory database: a transaction works on a copy and publishes it on commit.
@@ -170,6 +174,9 @@ impl Transaction for InMemoryTx {
         self
     }
     fn plugins(&mut self) -> &mut dyn PluginRepository {
+        self
+    }
+    fn uploads(&mut self) -> &mut dyn UploadRepository {
         self
     }
     async fn commit(mut self: Box<Self>) -> Result<(), RepositoryError> {
@@ -308,6 +315,11 @@ impl InMemoryTx {
             .revisions
             .values()
             .any(|r| r.blocks().contains(hash))
+            || self
+                .work
+                .uploads
+                .values()
+                .any(|(_, blocks)| blocks.iter().any(|b| b.hash == *hash))
     }
 
     fn descendants(&self, id: NodeId, through_trashed: bool) -> Vec<NodeId> {
@@ -651,6 +663,27 @@ impl BlockRepository for InMemoryTx {
         }
         Ok(true)
     }
+    async fn in_namespace(
+        &mut self,
+        namespace: NamespaceId,
+        hashes: &[BlockHash],
+    ) -> Result<Vec<(BlockHash, u32)>, RepositoryError> {
+        let mut found = Vec::new();
+        for hash in hashes {
+            let known = self.work.revisions.values().any(|r| {
+                r.blocks().contains(hash)
+                    && self
+                        .work
+                        .nodes
+                        .get(&r.node())
+                        .is_some_and(|n| n.namespace == namespace)
+            });
+            if known && !found.iter().any(|(h, _)| h == hash) {
+                found.push((*hash, self.work.blocks[hash].0));
+            }
+        }
+        Ok(found)
+    }
     async fn collect(
         &mut self,
         cutoff: Timestamp,
@@ -668,6 +701,111 @@ impl BlockRepository for InMemoryTx {
             self.work.blocks.remove(hash);
         }
         Ok(doomed)
+    }
+}
+
+#[async_trait]
+impl UploadRepository for InMemoryTx {
+    async fn insert(
+        &mut self,
+        session: &UploadSession,
+        blocks: &[SessionBlock],
+    ) -> Result<(), RepositoryError> {
+        self.work
+            .uploads
+            .insert(session.id, (session.clone(), blocks.to_vec()));
+        Ok(())
+    }
+    async fn get(&mut self, id: UploadId) -> Result<Option<UploadSession>, RepositoryError> {
+        Ok(self.work.uploads.get(&id).map(|(s, _)| s.clone()))
+    }
+    async fn blocks(&mut self, id: UploadId) -> Result<Vec<SessionBlock>, RepositoryError> {
+        Ok(self
+            .work
+            .uploads
+            .get(&id)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default())
+    }
+    async fn append(
+        &mut self,
+        id: UploadId,
+        from_received: u64,
+        position: u64,
+        blocks: &[SessionBlock],
+        received: u64,
+        expires_at: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let Some((session, stored)) = self.work.uploads.get_mut(&id) else {
+            return Ok(false);
+        };
+        if session.received != from_received {
+            return Ok(false);
+        }
+        stored.truncate(position as usize);
+        stored.extend_from_slice(blocks);
+        session.received = received;
+        session.expires_at = expires_at;
+        Ok(true)
+    }
+    async fn mark_present(
+        &mut self,
+        id: UploadId,
+        hash: &BlockHash,
+        expires_at: Timestamp,
+    ) -> Result<u64, RepositoryError> {
+        let Some((session, stored)) = self.work.uploads.get_mut(&id) else {
+            return Ok(0);
+        };
+        session.expires_at = expires_at;
+        let mut marked = 0;
+        for block in stored.iter_mut().filter(|b| b.hash == *hash) {
+            block.present = true;
+            marked += 1;
+        }
+        Ok(marked)
+    }
+    async fn mark_committed(
+        &mut self,
+        id: UploadId,
+        node: NodeId,
+        revision: RevisionId,
+    ) -> Result<(), RepositoryError> {
+        if let Some((session, stored)) = self.work.uploads.get_mut(&id) {
+            session.committed = Some((node, revision));
+            stored.clear();
+        }
+        Ok(())
+    }
+    async fn delete(&mut self, id: UploadId) -> Result<bool, RepositoryError> {
+        Ok(self.work.uploads.remove(&id).is_some())
+    }
+    async fn open_length_of(
+        &mut self,
+        owner: UserId,
+        now: Timestamp,
+    ) -> Result<u64, RepositoryError> {
+        Ok(self
+            .work
+            .uploads
+            .values()
+            .filter(|(s, _)| s.owner == owner && s.committed.is_none() && !s.is_expired(now))
+            .map(|(s, _)| s.length)
+            .sum())
+    }
+    async fn delete_expired(&mut self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        let doomed: Vec<UploadId> = self
+            .work
+            .uploads
+            .values()
+            .filter(|(s, _)| s.expires_at < now)
+            .map(|(s, _)| s.id)
+            .take(limit as usize)
+            .collect();
+        for id in &doomed {
+            self.work.uploads.remove(id);
+        }
+        Ok(doomed.len() as u64)
     }
 }
 
@@ -1278,6 +1416,7 @@ impl TestEnv {
             revision_retention: chrono::Duration::days(30),
             journal_retention: chrono::Duration::days(60),
             block_grace: chrono::Duration::hours(24),
+            upload_expiry: chrono::Duration::days(7),
         };
         let plugin_runtime = Arc::new(FakePluginRuntime::watching(store.clone()));
         let background = Arc::new(ManualSpawner::default());

@@ -176,6 +176,7 @@ fn use_cases(
         revision_retention: duration("storage.revision_retention", storage.revision_retention)?,
         journal_retention: duration("storage.journal_retention", storage.journal_retention)?,
         block_grace: duration("storage.block_grace", storage.block_grace)?,
+        upload_expiry: duration("storage.upload_expiry", storage.upload_expiry)?,
     };
     let plugin_host = PluginHost::new(
         ports.uow.clone(),

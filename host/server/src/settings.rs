@@ -204,6 +204,10 @@ pub struct StorageSettings {
     /// How long unreferenced blocks are kept (must exceed the longest upload).
     #[serde(with = "humantime_serde")]
     pub block_grace: Duration,
+    /// How long a resumable or delta upload session lives after its last append before it is
+    /// abandoned and its blocks collected.
+    #[serde(with = "humantime_serde")]
+    pub upload_expiry: Duration,
     /// How often garbage collection runs in the background (`0s`: never; use
     /// `coffer admin gc`).
     #[serde(with = "humantime_serde")]
@@ -223,6 +227,7 @@ impl Default for StorageSettings {
             revision_retention: Duration::from_secs(30 * 24 * 3600),
             journal_retention: Duration::from_secs(60 * 24 * 3600),
             block_grace: Duration::from_secs(24 * 3600),
+            upload_expiry: Duration::from_secs(7 * 24 * 3600),
             gc_interval: Duration::from_secs(3600),
             max_copy_entries: 10_000,
         }

@@ -1,4 +1,5 @@
-//! Garbage collection: purge old trash, prune old revisions, delete unreferenced blocks.
+//! Garbage collection: purge old trash, prune old revisions, drop abandoned upload sessions,
+//! delete unreferenced blocks.
 
 use super::Files;
 use crate::AppError;
@@ -17,6 +18,8 @@ pub struct GcReport {
     pub blocks_deleted: u64,
     /// Change-journal entries pruned (past the journal retention).
     pub changes_pruned: u64,
+    /// Upload sessions deleted (past their expiry).
+    pub uploads_expired: u64,
 }
 
 /// Progress of a garbage collection, reported after each batch.
@@ -88,6 +91,16 @@ impl Files {
             .prune_before(now - self.rules.journal_retention)
             .await?;
         tx.commit().await?;
+
+        loop {
+            let mut tx = self.ports.uow.begin().await?;
+            let expired = tx.uploads().delete_expired(now, BATCH).await?;
+            tx.commit().await?;
+            if expired == 0 {
+                break;
+            }
+            report.uploads_expired += expired;
+        }
 
         let block_cutoff = now - self.rules.block_grace;
         loop {

@@ -10,6 +10,7 @@ mod maintenance;
 mod organise;
 mod revisions;
 mod search;
+mod sessions;
 mod shares;
 mod trash;
 mod upload;
@@ -29,6 +30,7 @@ pub use links::{IssuedLink, LinkListing, LinkVisit, NewLink};
 pub use locate::Target;
 pub use maintenance::{GcProgress, GcReport};
 pub use search::SearchPage;
+pub use sessions::{Appended, DeltaStarted, NewSession};
 pub use shares::{Member, SharedFolder};
 pub use upload::{Upload, UploadMode, UploadOutcome};
 
@@ -48,6 +50,9 @@ pub struct StorageRules {
     /// How long an unreferenced block is kept before its bytes are deleted (covers uploads in
     /// progress, which reference their blocks only when they commit).
     pub block_grace: Duration,
+    /// How long an upload session lives after its last append or block before it is
+    /// abandoned and its blocks collected.
+    pub upload_expiry: Duration,
 }
 
 /// The file use cases.
@@ -207,5 +212,7 @@ pub struct TrashPage {
     /// Position after the last item, if more may follow.
     pub next_after: Option<(Timestamp, NodeId)>,
 }
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;

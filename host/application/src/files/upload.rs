@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use coffer_domain::Timestamp;
 use coffer_domain::account::ByteCount;
 use coffer_domain::files::{
-    BlockHash, ContentHash, Node, NodeId, NodeKind, Revision, RevisionId, WriteMode, WriteOutcome,
+    BlockHash, ContentHash, Node, NodeId, NodeKind, NodeName, NodePath, Revision, RevisionId,
+    WriteMode, WriteOutcome,
 };
 use coffer_domain::sharing::Need;
 use futures_util::TryStreamExt;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use super::locate::{Located, Room};
 use super::{Entry, Files, Target};
 use crate::ports::{
-    BlobStore, ByteStream, QuotaQuestion, Transaction, UploadContentReader, UploadFacts,
+    ActorFacts, BlobStore, ByteStream, QuotaQuestion, Transaction, UploadContentReader, UploadFacts,
 };
 use crate::{AppError, Principal};
 
@@ -70,16 +71,69 @@ impl UploadOutcome {
 }
 
 /// Blocks as they are stored: hash and length, in content order.
-type StoredBlocks =
+pub(crate) type StoredBlocks =
     std::pin::Pin<Box<dyn futures_core::Stream<Item = Result<(BlockHash, u64), AppError>> + Send>>;
 
 /// Most block writes of one upload in flight at once.
 const PUTS_IN_FLIGHT: usize = 4;
 
-/// What was stored while the body streamed in.
-struct Ingested {
-    blocks: Vec<BlockHash>,
-    size: u64,
+/// Where an upload goes and what it does to a file already there, parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct Destination {
+    pub path: NodePath,
+    pub name: NodeName,
+    pub mode: WriteMode,
+}
+
+impl Destination {
+    pub(crate) fn parse(path: &str, mode: &UploadMode) -> Result<Self, AppError> {
+        let path = NodePath::parse(path)?;
+        let mode = match mode {
+            UploadMode::Add => WriteMode::Add,
+            UploadMode::Overwrite => WriteMode::Overwrite,
+            UploadMode::Update(rev) => WriteMode::Update(RevisionId::parse_rev(rev)?),
+        };
+        Self::new(path, mode)
+    }
+
+    pub(crate) fn new(path: NodePath, mode: WriteMode) -> Result<Self, AppError> {
+        let name = path.name().cloned().ok_or(AppError::NotAllowed(
+            "the root folder cannot be uploaded to",
+        ))?;
+        Ok(Self { path, name, mode })
+    }
+
+    fn parent(&self) -> NodePath {
+        self.path.parent().unwrap_or_default()
+    }
+}
+
+/// What an upload learnt before its content arrived: the room left for it, the bytes of the
+/// file it may replace, and who is uploading for whom (when plugins guard uploads).
+pub(crate) struct Preflight {
+    pub room: Room,
+    pub replaceable: u64,
+    people: Option<(ActorFacts, ActorFacts)>,
+}
+
+impl Preflight {
+    /// Refuses content of `length` bytes that cannot fit, before any of it is read.
+    pub(crate) fn check_length(&self, length: u64) -> Result<(), AppError> {
+        Files::check_quota(self.room, length.saturating_sub(self.replaceable))
+    }
+}
+
+/// Content whose blocks are all stored, ready to become a revision.
+pub(crate) struct StoredFile {
+    pub blocks: Vec<BlockHash>,
+    pub size: u64,
+}
+
+/// A file's metadata as the uploader gave it.
+pub(crate) struct FileDetails {
+    pub autorename: bool,
+    pub client_modified: Option<Timestamp>,
+    pub media_type: Option<String>,
 }
 
 impl Files {
@@ -95,56 +149,20 @@ impl Files {
         input: Upload,
         content: ByteStream,
     ) -> Result<UploadOutcome, AppError> {
-        let path = coffer_domain::files::NodePath::parse(&input.path)?;
-        let name = path.name().cloned().ok_or(AppError::NotAllowed(
-            "the root folder cannot be uploaded to",
-        ))?;
-        let mode = match &input.mode {
-            UploadMode::Add => WriteMode::Add,
-            UploadMode::Overwrite => WriteMode::Overwrite,
-            UploadMode::Update(rev) => WriteMode::Update(RevisionId::parse_rev(rev)?),
-        };
+        let destination = Destination::parse(&input.path, &input.mode)?;
         let expected = input
             .content_hash
             .as_deref()
             .map(ContentHash::parse)
             .transpose()?;
-
-        // Refuse what cannot fit before reading the body. A file this upload may replace frees
-        // its bytes, so only growth counts.
-        // A viewer's upload is refused here too, before the body is read.
-        let parent_path = path.parent().unwrap_or_default();
-        let (room, replaceable, people) = {
-            let (mut tx, access) = self.read_access(caller.user_id).await?;
-            let namespace = self
-                .namespace_hint(tx.as_mut(), &access, &Target::Path(parent_path.clone()))
-                .await?;
-            access.require(namespace, Need::Write)?;
-            let room = self.room_in(tx.as_mut(), namespace).await?;
-            // Who uploads and whose quota it uses, for the plugins that guard uploads, if any.
-            let people = if self.plugins.guards_uploads() {
-                let actor = self.actor_facts(tx.as_mut(), caller.user_id).await?;
-                let owner_id = self.namespace(tx.as_mut(), namespace).await?.owner;
-                Some((actor, self.actor_facts(tx.as_mut(), owner_id).await?))
-            } else {
-                None
-            };
-            let replaceable = match (
-                mode,
-                self.locate(tx.as_mut(), &access, &Target::Path(path.clone()))
-                    .await,
-            ) {
-                (WriteMode::Add, _) => 0,
-                (_, Ok(Located::Entry(entry))) => entry.node.size().get(),
-                _ => 0,
-            };
-            (room, replaceable, people)
-        };
+        let preflight = self.preflight(caller, &destination).await?;
         if let Some(length) = input.length {
-            Self::check_quota(room, length.saturating_sub(replaceable))?;
+            preflight.check_length(length)?;
         }
 
-        let ingested = self.ingest(content, room, replaceable).await?;
+        let ingested = self
+            .ingest(content, preflight.room, preflight.replaceable)
+            .await?;
         let actual = ContentHash::of_blocks(&ingested.blocks);
         if let Some(expected) = expected.filter(|e| *e != actual) {
             return Err(AppError::ContentHashMismatch {
@@ -158,19 +176,83 @@ impl Files {
                 ingested.size
             )));
         }
+        let details = FileDetails {
+            autorename: input.autorename,
+            client_modified: input.client_modified,
+            media_type: input.media_type,
+        };
+        self.commit_file(caller, &destination, preflight, ingested, details)
+            .await
+    }
 
+    /// Checks, before any content is read, that the caller may write at the destination, and
+    /// learns what the commit will need. A viewer's upload is refused here.
+    pub(crate) async fn preflight(
+        &self,
+        caller: &Principal,
+        destination: &Destination,
+    ) -> Result<Preflight, AppError> {
+        let (mut tx, access) = self.read_access(caller.user_id).await?;
+        let namespace = self
+            .namespace_hint(tx.as_mut(), &access, &Target::Path(destination.parent()))
+            .await?;
+        access.require(namespace, Need::Write)?;
+        let room = self.room_in(tx.as_mut(), namespace).await?;
+        // Who uploads and whose quota it uses, for the plugins that guard uploads, if any.
+        let people = if self.plugins.guards_uploads() {
+            let actor = self.actor_facts(tx.as_mut(), caller.user_id).await?;
+            let owner_id = self.namespace(tx.as_mut(), namespace).await?.owner;
+            Some((actor, self.actor_facts(tx.as_mut(), owner_id).await?))
+        } else {
+            None
+        };
+        // A file this upload may replace frees its bytes, so only growth counts.
+        let replaceable = match (
+            destination.mode,
+            self.locate(
+                tx.as_mut(),
+                &access,
+                &Target::Path(destination.path.clone()),
+            )
+            .await,
+        ) {
+            (WriteMode::Add, _) => 0,
+            (_, Ok(Located::Entry(entry))) => entry.node.size().get(),
+            _ => 0,
+        };
+        Ok(Preflight {
+            room,
+            replaceable,
+            people,
+        })
+    }
+
+    /// Commits content whose blocks are all stored as the file at the destination: plugins
+    /// decide first, then one short transaction applies the write mode and the quota. The cost
+    /// does not grow with the file's size beyond its list of blocks.
+    pub(crate) async fn commit_file(
+        &self,
+        caller: &Principal,
+        destination: &Destination,
+        preflight: Preflight,
+        stored: StoredFile,
+        details: FileDetails,
+    ) -> Result<UploadOutcome, AppError> {
+        let path = &destination.path;
+        let actual = ContentHash::of_blocks(&stored.blocks);
+        let (room, replaceable) = (preflight.room, preflight.replaceable);
         // Plugins decide before anything is committed (and outside any transaction: a slow
         // plugin holds no lock). A refusal leaves only unreferenced blocks, which are collected.
-        if let Some((actor, owner)) = people {
+        if let Some((actor, owner)) = preflight.people {
             let content: Arc<dyn UploadContentReader> = Arc::new(StoredContent {
                 blobs: self.ports.blobs.clone(),
-                blocks: ingested.blocks.clone(),
-                size: ingested.size,
+                blocks: stored.blocks.clone(),
+                size: stored.size,
             });
             let facts = UploadFacts {
                 path: path.to_string(),
-                size: ingested.size,
-                media_type: input.media_type.clone(),
+                size: stored.size,
+                media_type: details.media_type.clone(),
                 content_hash: actual.to_hex(),
                 actor: actor.clone(),
             };
@@ -180,13 +262,15 @@ impl Files {
                     actor,
                     owner,
                     path: path.to_string(),
-                    size: ingested.size.saturating_sub(replaceable),
+                    size: stored.size.saturating_sub(replaceable),
                     used: room.used,
                     quota: room.quota.get(),
                 })
                 .await?;
         }
 
+        let parent_path = destination.parent();
+        let mode = destination.mode;
         let (mut tx, access) = self
             .write_access(caller.user_id, &[&Target::Path(parent_path.clone())])
             .await?;
@@ -195,10 +279,10 @@ impl Files {
             .await?;
         access.require_write(place.namespace)?;
         let (namespace, parent, parent_path) = (place.namespace, place.folder, place.path);
-        let existing = tx.nodes().child(parent, &name.key()).await?;
+        let existing = tx.nodes().child(parent, &destination.name.key()).await?;
         let now = self.ports.clock.now();
-        let client_modified = input.client_modified.unwrap_or(now);
-        let size = ByteCount::new(ingested.size)?;
+        let client_modified = details.client_modified.unwrap_or(now);
+        let size = ByteCount::new(stored.size)?;
 
         let outcome = mode.decide(existing.as_ref(), &actual);
         let (mut node, old_size, created) = match (outcome, existing) {
@@ -210,7 +294,7 @@ impl Files {
                 let old = node.size().get();
                 (node, old, false)
             }
-            (WriteOutcome::Conflict, _) if !input.autorename => {
+            (WriteOutcome::Conflict, _) if !details.autorename => {
                 return Err(AppError::Conflict(match mode {
                     WriteMode::Update(_) => "the file's current revision is not the given rev",
                     _ => "something already exists at this path",
@@ -219,7 +303,7 @@ impl Files {
             _ => {
                 // Create, or a conflict resolved by storing under another name.
                 let name = self
-                    .free_name(tx.as_mut(), parent, &name, false, true, None)
+                    .free_name(tx.as_mut(), parent, &destination.name, false, true, None)
                     .await?;
                 let node = Node::new(
                     NodeId::from_uuid(self.ports.ids.new_id()),
@@ -232,7 +316,7 @@ impl Files {
                 (node, 0, true)
             }
         };
-        let growth = ingested.size.saturating_sub(old_size);
+        let growth = stored.size.saturating_sub(old_size);
         let room = self.room_in(tx.as_mut(), namespace).await?;
         Self::check_quota(room, growth)?;
 
@@ -240,8 +324,8 @@ impl Files {
             RevisionId::from_uuid(self.ports.ids.new_id()),
             node.id,
             size,
-            ingested.blocks,
-            input.media_type,
+            stored.blocks,
+            details.media_type,
             client_modified,
             now,
         )?;
@@ -259,11 +343,11 @@ impl Files {
         }
         self.store_revision(tx.as_mut(), &revision).await?;
         tx.namespaces()
-            .add_usage(namespace, ingested.size as i64 - old_size as i64)
+            .add_usage(namespace, stored.size as i64 - old_size as i64)
             .await?;
         let actor = self.event_actor(tx.as_mut(), caller).await?;
         self.commit_changes(tx, &[namespace]).await?;
-        tracing::info!(node = %node.id, size = ingested.size, created, "file stored");
+        tracing::info!(node = %node.id, size = stored.size, created, "file stored");
         if let Some(actor) = actor {
             self.publish("file-stored", &actor, Some(&path), None);
         }
@@ -276,15 +360,34 @@ impl Files {
     }
 
     /// Streams the content into stored blocks, refusing to accept more than the quota allows.
-    /// Up to [`PUTS_IN_FLIGHT`] blocks are written at once (their order is kept), so storage
-    /// latency (fsync, S3 round trips) overlaps instead of adding up.
     async fn ingest(
         &self,
         content: ByteStream,
         room: Room,
         replaceable: u64,
-    ) -> Result<Ingested, AppError> {
+    ) -> Result<StoredFile, AppError> {
         let mut size = 0u64;
+        let stored: Vec<(BlockHash, u64)> = self
+            .store_blocks(content, move |len| {
+                size += u64::from(len);
+                Self::check_quota(room, size.saturating_sub(replaceable))
+            })
+            .try_collect()
+            .await?;
+        let size = stored.iter().map(|(_, len)| len).sum();
+        let blocks = stored.into_iter().map(|(hash, _)| hash).collect();
+        Ok(StoredFile { blocks, size })
+    }
+
+    /// Cuts `content` into blocks, hashes them and stores each one, yielding `(hash, length)`
+    /// in content order. `admit` sees each block's length first and may refuse it. Up to
+    /// [`PUTS_IN_FLIGHT`] blocks are written at once (their order is kept), so storage latency
+    /// (fsync, S3 round trips) overlaps instead of adding up.
+    pub(crate) fn store_blocks(
+        &self,
+        content: ByteStream,
+        mut admit: impl FnMut(u32) -> Result<(), AppError> + Send + 'static,
+    ) -> StoredBlocks {
         // Owned handles: closures that borrow `self` make the handler future's `Send` unprovable.
         let (uow, clock, blobs) = (
             self.ports.uow.clone(),
@@ -293,17 +396,16 @@ impl Files {
         );
         // Boxed as `dyn Stream + Send`: erasing the combinators' closure types lets the
         // compiler prove `Send` here rather than fail to in every caller.
-        let stored: StoredBlocks = Box::pin(
+        Box::pin(
             self.ports
                 .block_hasher
                 .hash_blocks(content)
                 .map_err(AppError::from)
                 .and_then(move |block| {
-                    size += u64::from(block.len);
-                    let within_quota = Self::check_quota(room, size.saturating_sub(replaceable));
+                    let admitted = admit(block.len);
                     let (uow, clock) = (uow.clone(), clock.clone());
                     async move {
-                        within_quota?;
+                        admitted?;
                         // Index the block before its bytes exist, so collection never races the
                         // write.
                         let mut tx = uow.begin().await?;
@@ -324,11 +426,7 @@ impl Files {
                     }
                 })
                 .try_buffered(PUTS_IN_FLIGHT),
-        );
-        let stored: Vec<(BlockHash, u64)> = stored.try_collect().await?;
-        let size = stored.iter().map(|(_, len)| len).sum();
-        let blocks = stored.into_iter().map(|(hash, _)| hash).collect();
-        Ok(Ingested { blocks, size })
+        )
     }
 
     /// Stores a new revision whose blocks are already stored, refreshing their index entries in

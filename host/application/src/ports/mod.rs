@@ -16,7 +16,7 @@ pub use plugins::{
 pub use repositories::{
     BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
     NamespaceRepository, NodeRepository, PluginRepository, RepositoryError, RevisionRepository,
-    TokenRepository, Transaction, UnitOfWork, UserRepository,
+    TokenRepository, Transaction, UnitOfWork, UploadRepository, UserRepository,
 };
 pub use services::{
     BackgroundTask, ChangeNotifier, Clock, IdGenerator, IssuedSecret, LoginThrottle,

@@ -3,6 +3,7 @@ use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
 use coffer_domain::files::{
     BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
+    SessionBlock, UploadId, UploadSession,
 };
 use coffer_domain::plugins::{AuditEntry, Plugin, PluginId, PluginName};
 use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
@@ -58,6 +59,8 @@ pub trait Transaction: Send {
     fn members(&mut self) -> &mut dyn MemberRepository;
     /// Installed plugins, their components and their audit log.
     fn plugins(&mut self) -> &mut dyn PluginRepository;
+    /// Upload sessions (resumable and delta uploads).
+    fn uploads(&mut self) -> &mut dyn UploadRepository;
     /// Makes every change of this transaction durable, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepositoryError>;
 }
@@ -258,13 +261,72 @@ pub trait BlockRepository: Send {
         hashes: &[BlockHash],
         now: Timestamp,
     ) -> Result<bool, RepositoryError>;
-    /// Removes from the index up to `limit` blocks that no revision references and that were
-    /// last touched before `cutoff`; returns them, so their bytes can be deleted.
+    /// Which of `hashes` are in some revision of a file in `namespace`, with their sizes.
+    async fn in_namespace(
+        &mut self,
+        namespace: NamespaceId,
+        hashes: &[BlockHash],
+    ) -> Result<Vec<(BlockHash, u32)>, RepositoryError>;
+    /// Removes from the index up to `limit` blocks that no revision and no upload session
+    /// references and that were last touched before `cutoff`; returns them, so their bytes can
+    /// be deleted.
     async fn collect(
         &mut self,
         cutoff: Timestamp,
         limit: u32,
     ) -> Result<Vec<BlockHash>, RepositoryError>;
+}
+
+/// Upload sessions and their blocks, in file order.
+#[async_trait]
+pub trait UploadRepository: Send {
+    /// Stores a new session with its blocks (a delta upload declares them all at the start).
+    async fn insert(
+        &mut self,
+        session: &UploadSession,
+        blocks: &[SessionBlock],
+    ) -> Result<(), RepositoryError>;
+    /// A session, expired or not.
+    async fn get(&mut self, id: UploadId) -> Result<Option<UploadSession>, RepositoryError>;
+    /// A session's blocks, in file order.
+    async fn blocks(&mut self, id: UploadId) -> Result<Vec<SessionBlock>, RepositoryError>;
+    /// Records a stream append: if the session is still at `from_received` bytes, replaces its
+    /// blocks from `position` on with `blocks`, sets `received` and `expires_at`, and returns
+    /// true; returns false (changing nothing) if another append moved it first.
+    async fn append(
+        &mut self,
+        id: UploadId,
+        from_received: u64,
+        position: u64,
+        blocks: &[SessionBlock],
+        received: u64,
+        expires_at: Timestamp,
+    ) -> Result<bool, RepositoryError>;
+    /// Marks every block of the session with this hash present; returns how many were marked.
+    async fn mark_present(
+        &mut self,
+        id: UploadId,
+        hash: &BlockHash,
+        expires_at: Timestamp,
+    ) -> Result<u64, RepositoryError>;
+    /// Records what the session became and drops its blocks (the revision references them
+    /// now).
+    async fn mark_committed(
+        &mut self,
+        id: UploadId,
+        node: NodeId,
+        revision: RevisionId,
+    ) -> Result<(), RepositoryError>;
+    /// Deletes a session and its blocks; false if there was none.
+    async fn delete(&mut self, id: UploadId) -> Result<bool, RepositoryError>;
+    /// The total length of a user's sessions that are neither committed nor expired at `now`.
+    async fn open_length_of(
+        &mut self,
+        owner: UserId,
+        now: Timestamp,
+    ) -> Result<u64, RepositoryError>;
+    /// Deletes up to `limit` sessions that expired before `now`; returns how many.
+    async fn delete_expired(&mut self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError>;
 }
 
 /// Shared links.

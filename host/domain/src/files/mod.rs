@@ -5,12 +5,16 @@ mod content;
 mod name;
 mod node;
 mod path;
+mod upload_session;
 
 pub use change::Change;
 pub use content::{BLOCK_SIZE, BlockHash, ContentHash};
 pub use name::{NodeName, name_key};
 pub use node::{
     FileVersion, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, Revision,
-    RevisionId, WriteMode, WriteOutcome, block_ranges,
+    RevisionId, UploadId, WriteMode, WriteOutcome, block_ranges,
 };
 pub use path::NodePath;
+pub use upload_session::{
+    AppendRefused, Checksum, SessionBlock, SessionKind, UploadSession, block_count, block_size_at,
+};

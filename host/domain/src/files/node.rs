@@ -50,6 +50,10 @@ uuid_id!(
     /// Identifies one revision of one file; shown to clients as `rev`.
     RevisionId
 );
+uuid_id!(
+    /// Identifies an upload session (a resumable upload or a delta upload).
+    UploadId
+);
 
 impl RevisionId {
     /// The opaque `rev` string clients see: 32 lowercase hex digits.

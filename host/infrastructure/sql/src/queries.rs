@@ -204,7 +204,8 @@ pub const TOUCH_EXISTING_BLOCK: &str = "UPDATE blocks SET touched_at = $2 WHERE 
 // (PostgreSQL re-evaluates it on the newest row version), so such a block is never taken.
 pub const COLLECT_BLOCKS: &str = "DELETE FROM blocks WHERE touched_at < $1 AND hash IN ( \
     SELECT b.hash FROM blocks b WHERE b.touched_at < $1 \
-    AND NOT EXISTS (SELECT 1 FROM revision_blocks rb WHERE rb.block_hash = b.hash) LIMIT $2) \
+    AND NOT EXISTS (SELECT 1 FROM revision_blocks rb WHERE rb.block_hash = b.hash) \
+    AND NOT EXISTS (SELECT 1 FROM upload_blocks ub WHERE ub.block_hash = b.hash) LIMIT $2) \
     RETURNING hash";
 
 // --- shared links ------------------------------------------------------------------------------
@@ -329,3 +330,37 @@ pub const AUDIT_LOG: &str = concat!(
     audit_columns!(),
     " FROM plugin_audit WHERE ($1 IS NULL OR plugin_name = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
 );
+
+// --- upload sessions ---------------------------------------------------------------------------
+
+pub const INSERT_UPLOAD: &str = "INSERT INTO upload_sessions (id, owner_id, kind, path, mode, \
+    update_rev, autorename, client_modified, media_type, length, received, created_at, \
+    expires_at, committed_node, committed_revision) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+pub const GET_UPLOAD: &str = "SELECT id, owner_id, kind, path, mode, update_rev, autorename, \
+    client_modified, media_type, length, received, created_at, expires_at, committed_node, \
+    committed_revision FROM upload_sessions WHERE id = $1";
+pub const INSERT_UPLOAD_BLOCK: &str = "INSERT INTO upload_blocks \
+    (upload_id, position, block_hash, size, present) VALUES ($1, $2, $3, $4, $5)";
+pub const UPLOAD_BLOCKS: &str = "SELECT block_hash, size, present FROM upload_blocks \
+    WHERE upload_id = $1 ORDER BY position";
+// Moves the session only if no other append moved it first (PostgreSQL re-checks `received`
+// on the newest row version after waiting for a concurrent update).
+pub const ADVANCE_UPLOAD: &str =
+    "UPDATE upload_sessions SET received = $3, expires_at = $4 WHERE id = $1 AND received = $2";
+pub const TRUNCATE_UPLOAD_BLOCKS: &str =
+    "DELETE FROM upload_blocks WHERE upload_id = $1 AND position >= $2";
+pub const MARK_UPLOAD_BLOCK_PRESENT: &str =
+    "UPDATE upload_blocks SET present = $3 WHERE upload_id = $1 AND block_hash = $2";
+pub const REFRESH_UPLOAD: &str = "UPDATE upload_sessions SET expires_at = $2 WHERE id = $1";
+pub const MARK_UPLOAD_COMMITTED: &str = "UPDATE upload_sessions SET committed_node = $2, \
+    committed_revision = $3 WHERE id = $1";
+pub const DELETE_UPLOAD_BLOCKS: &str = "DELETE FROM upload_blocks WHERE upload_id = $1";
+pub const DELETE_UPLOAD: &str = "DELETE FROM upload_sessions WHERE id = $1";
+pub const OPEN_UPLOAD_LENGTH: &str = "SELECT CAST(COALESCE(SUM(length), 0) AS BIGINT) \
+    FROM upload_sessions WHERE owner_id = $1 AND committed_node IS NULL AND expires_at > $2";
+pub const DELETE_EXPIRED_UPLOADS: &str = "DELETE FROM upload_sessions WHERE id IN ( \
+    SELECT id FROM upload_sessions WHERE expires_at < $1 LIMIT $2)";
+pub const BLOCK_IN_NAMESPACE: &str = "SELECT b.size FROM blocks b WHERE b.hash = $1 AND EXISTS ( \
+    SELECT 1 FROM revision_blocks rb JOIN revisions r ON r.id = rb.revision_id \
+    JOIN nodes n ON n.id = r.node_id WHERE rb.block_hash = $1 AND n.namespace_id = $2)";

@@ -494,3 +494,98 @@ impl AuditRow {
         })
     }
 }
+
+// --- upload sessions ---------------------------------------------------------------------------
+
+use coffer_domain::files::{
+    NodePath, SessionBlock, SessionKind, UploadId, UploadSession, WriteMode,
+};
+
+/// A row of `upload_sessions`.
+#[derive(sqlx::FromRow)]
+pub struct UploadRow {
+    id: Uuid,
+    owner_id: Uuid,
+    kind: String,
+    path: String,
+    mode: String,
+    update_rev: Option<Uuid>,
+    autorename: bool,
+    client_modified: Option<i64>,
+    media_type: Option<String>,
+    length: i64,
+    received: i64,
+    created_at: i64,
+    expires_at: i64,
+    committed_node: Option<Uuid>,
+    committed_revision: Option<Uuid>,
+}
+
+impl UploadRow {
+    pub fn into_session(self) -> Result<UploadSession, RepositoryError> {
+        let kind = match self.kind.as_str() {
+            "stream" => SessionKind::Stream,
+            "blocks" => SessionKind::Blocks,
+            _ => return Err(corrupt("upload kind")),
+        };
+        let mode = match (self.mode.as_str(), self.update_rev) {
+            ("add", _) => WriteMode::Add,
+            ("overwrite", _) => WriteMode::Overwrite,
+            ("update", Some(rev)) => WriteMode::Update(RevisionId::from_uuid(rev)),
+            _ => return Err(corrupt("upload mode")),
+        };
+        let committed = match (self.committed_node, self.committed_revision) {
+            (Some(node), Some(revision)) => {
+                Some((NodeId::from_uuid(node), RevisionId::from_uuid(revision)))
+            }
+            _ => None,
+        };
+        Ok(UploadSession {
+            id: UploadId::from_uuid(self.id),
+            owner: UserId::from_uuid(self.owner_id),
+            kind,
+            path: NodePath::parse(&self.path).map_err(|_| corrupt("upload path"))?,
+            mode,
+            autorename: self.autorename,
+            client_modified: self.client_modified.map(timestamp).transpose()?,
+            media_type: self.media_type,
+            length: u64::try_from(self.length).map_err(|_| corrupt("upload length"))?,
+            received: u64::try_from(self.received).map_err(|_| corrupt("upload offset"))?,
+            created_at: timestamp(self.created_at)?,
+            expires_at: timestamp(self.expires_at)?,
+            committed,
+        })
+    }
+}
+
+/// The columns `kind`, `mode` and `update_rev` of a session.
+pub fn upload_columns(session: &UploadSession) -> (&'static str, &'static str, Option<Uuid>) {
+    let kind = match session.kind {
+        SessionKind::Stream => "stream",
+        SessionKind::Blocks => "blocks",
+    };
+    let (mode, rev) = match session.mode {
+        WriteMode::Add => ("add", None),
+        WriteMode::Overwrite => ("overwrite", None),
+        WriteMode::Update(rev) => ("update", Some(rev.as_uuid())),
+    };
+    (kind, mode, rev)
+}
+
+/// A row of `upload_blocks`.
+#[derive(sqlx::FromRow)]
+pub struct UploadBlockRow {
+    block_hash: Vec<u8>,
+    size: i64,
+    present: bool,
+}
+
+impl UploadBlockRow {
+    pub fn into_block(self) -> Result<SessionBlock, RepositoryError> {
+        Ok(SessionBlock {
+            hash: block_hash(self.block_hash)?,
+            size: u32::try_from(self.size).map_err(|_| corrupt("block size"))?,
+            present: self.present,
+        })
+    }
+}

@@ -6,12 +6,13 @@ use coffer_application::InfrastructureError;
 use coffer_application::ports::{
     BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
     NamespaceRepository, NodeRepository, PluginRepository, RepositoryError, RevisionRepository,
-    TokenRepository, Transaction, UserRepository,
+    TokenRepository, Transaction, UploadRepository, UserRepository,
 };
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
 use coffer_domain::files::{
     BlockHash, Change, Namespace, NamespaceId, Node, NodeId, NodePath, Revision, RevisionId,
+    SessionBlock, UploadId, UploadSession,
 };
 use coffer_domain::plugins::{AuditEntry, Plugin, PluginId, PluginName};
 use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
@@ -20,8 +21,8 @@ use uuid::Uuid;
 use crate::queries::*;
 use crate::rows::{
     AuditRow, ChangeRow, InviteRow, LinkRow, MemberRow, NamespaceRow, NodeRow, PluginRow,
-    RevisionRow, TokenRow, UserRow, block_hash, file_columns, hooks_column, micros, namespace_kind,
-    quota_column,
+    RevisionRow, TokenRow, UploadBlockRow, UploadRow, UserRow, block_hash, file_columns,
+    hooks_column, micros, namespace_kind, quota_column, upload_columns,
 };
 
 /// Any database error, as the port's backend error.
@@ -97,6 +98,9 @@ macro_rules! sql_transaction {
                 self
             }
             fn plugins(&mut self) -> &mut dyn PluginRepository {
+                self
+            }
+            fn uploads(&mut self) -> &mut dyn UploadRepository {
                 self
             }
             async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
@@ -679,6 +683,193 @@ macro_rules! sql_transaction {
             }
         }
 
+        #[async_trait]
+        impl UploadRepository for $name {
+            async fn insert(
+                &mut self,
+                session: &UploadSession,
+                blocks: &[SessionBlock],
+            ) -> Result<(), RepositoryError> {
+                let (kind, mode, update_rev) = upload_columns(session);
+                sqlx::query(INSERT_UPLOAD)
+                    .bind(session.id.as_uuid())
+                    .bind(session.owner.as_uuid())
+                    .bind(kind)
+                    .bind(session.path.to_string())
+                    .bind(mode)
+                    .bind(update_rev)
+                    .bind(session.autorename)
+                    .bind(session.client_modified.map(micros))
+                    .bind(session.media_type.as_deref())
+                    .bind(session.length as i64)
+                    .bind(session.received as i64)
+                    .bind(micros(session.created_at))
+                    .bind(micros(session.expires_at))
+                    .bind(session.committed.map(|(node, _)| node.as_uuid()))
+                    .bind(session.committed.map(|(_, revision)| revision.as_uuid()))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                self.insert_upload_blocks(session.id, 0, blocks).await
+            }
+
+            async fn get(
+                &mut self,
+                id: UploadId,
+            ) -> Result<Option<UploadSession>, RepositoryError> {
+                self.one(
+                    sqlx::query_as::<_, UploadRow>(GET_UPLOAD).bind(id.as_uuid()),
+                    UploadRow::into_session,
+                )
+                .await
+            }
+
+            async fn blocks(&mut self, id: UploadId) -> Result<Vec<SessionBlock>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, UploadBlockRow>(UPLOAD_BLOCKS).bind(id.as_uuid()),
+                    UploadBlockRow::into_block,
+                )
+                .await
+            }
+
+            async fn append(
+                &mut self,
+                id: UploadId,
+                from_received: u64,
+                position: u64,
+                blocks: &[SessionBlock],
+                received: u64,
+                expires_at: Timestamp,
+            ) -> Result<bool, RepositoryError> {
+                let moved = sqlx::query(ADVANCE_UPLOAD)
+                    .bind(id.as_uuid())
+                    .bind(from_received as i64)
+                    .bind(received as i64)
+                    .bind(micros(expires_at))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                if moved.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(TRUNCATE_UPLOAD_BLOCKS)
+                    .bind(id.as_uuid())
+                    .bind(position as i64)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                self.insert_upload_blocks(id, position, blocks).await?;
+                Ok(true)
+            }
+
+            async fn mark_present(
+                &mut self,
+                id: UploadId,
+                hash: &BlockHash,
+                expires_at: Timestamp,
+            ) -> Result<u64, RepositoryError> {
+                let marked = sqlx::query(MARK_UPLOAD_BLOCK_PRESENT)
+                    .bind(id.as_uuid())
+                    .bind(&hash.as_bytes()[..])
+                    .bind(true)
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                sqlx::query(REFRESH_UPLOAD)
+                    .bind(id.as_uuid())
+                    .bind(micros(expires_at))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(marked.rows_affected())
+            }
+
+            async fn mark_committed(
+                &mut self,
+                id: UploadId,
+                node: NodeId,
+                revision: RevisionId,
+            ) -> Result<(), RepositoryError> {
+                sqlx::query(MARK_UPLOAD_COMMITTED)
+                    .bind(id.as_uuid())
+                    .bind(node.as_uuid())
+                    .bind(revision.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                sqlx::query(DELETE_UPLOAD_BLOCKS)
+                    .bind(id.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn delete(&mut self, id: UploadId) -> Result<bool, RepositoryError> {
+                sqlx::query(DELETE_UPLOAD_BLOCKS)
+                    .bind(id.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                let done = sqlx::query(DELETE_UPLOAD)
+                    .bind(id.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn open_length_of(
+                &mut self,
+                owner: UserId,
+                now: Timestamp,
+            ) -> Result<u64, RepositoryError> {
+                let total: i64 = sqlx::query_scalar(OPEN_UPLOAD_LENGTH)
+                    .bind(owner.as_uuid())
+                    .bind(micros(now))
+                    .fetch_one(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(total.max(0) as u64)
+            }
+
+            async fn delete_expired(
+                &mut self,
+                now: Timestamp,
+                limit: u32,
+            ) -> Result<u64, RepositoryError> {
+                let done = sqlx::query(DELETE_EXPIRED_UPLOADS)
+                    .bind(micros(now))
+                    .bind(i64::from(limit))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        impl $name {
+            async fn insert_upload_blocks(
+                &mut self,
+                id: UploadId,
+                first_position: u64,
+                blocks: &[SessionBlock],
+            ) -> Result<(), RepositoryError> {
+                for (offset, block) in blocks.iter().enumerate() {
+                    sqlx::query(INSERT_UPLOAD_BLOCK)
+                        .bind(id.as_uuid())
+                        .bind((first_position + offset as u64) as i64)
+                        .bind(&block.hash.as_bytes()[..])
+                        .bind(i64::from(block.size))
+                        .bind(block.present)
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
+                Ok(())
+            }
+        }
+
         impl $name {
             /// Runs a query and maps every row to its entity.
             async fn all<R, T>(
@@ -762,6 +953,29 @@ macro_rules! sql_transaction {
                     }
                 }
                 Ok(true)
+            }
+
+            async fn in_namespace(
+                &mut self,
+                namespace: NamespaceId,
+                hashes: &[BlockHash],
+            ) -> Result<Vec<(BlockHash, u32)>, RepositoryError> {
+                let mut found = Vec::new();
+                for hash in hashes {
+                    let size: Option<i64> = sqlx::query_scalar(BLOCK_IN_NAMESPACE)
+                        .bind(&hash.as_bytes()[..])
+                        .bind(namespace.as_uuid())
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err(backend_error)?;
+                    if let Some(size) = size {
+                        let size = u32::try_from(size).map_err(|_| {
+                            backend_error(sqlx::Error::Protocol("block size out of range".into()))
+                        })?;
+                        found.push((*hash, size));
+                    }
+                }
+                Ok(found)
             }
 
             async fn collect(

@@ -5,8 +5,8 @@ use coffer_application::ports::{RepositoryError, Transaction, UnitOfWork};
 use coffer_domain::Timestamp;
 use coffer_domain::account::{ByteCount, Email, PasswordHash, User, UserId};
 use coffer_domain::files::{
-    BlockHash, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, NodeName, Revision,
-    RevisionId,
+    BlockHash, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, NodeName, NodePath,
+    Revision, RevisionId, SessionBlock, SessionKind, UploadId, UploadSession, WriteMode,
 };
 use coffer_domain::sharing::{Membership, Role};
 use coffer_sql::testing::TestDatabase;
@@ -34,6 +34,8 @@ on_both_backends!(
     search_matches_substrings_literally_and_pages,
     the_journal_numbers_changes_per_namespace_and_prunes_with_a_floor,
     sharing_moves_a_subtree_into_its_own_namespace_and_members_mount_it,
+    upload_sessions_append_by_offset_and_keep_their_blocks_from_collection,
+    delta_sessions_mark_blocks_present_and_find_blocks_by_namespace,
 );
 
 struct World {
@@ -664,5 +666,174 @@ async fn sharing_moves_a_subtree_into_its_own_namespace_and_members_mount_it(wor
     assert!(tx.members().of_user(other.id()).await.unwrap().is_empty());
     let docs_back = tx.nodes().get(docs.id).await.unwrap().unwrap();
     assert_eq!((docs_back.namespace, docs_back.parent), (home.id, team.id));
+    tx.commit().await.unwrap();
+}
+
+fn session(n: u128, kind: SessionKind, length: u64, expires: i64) -> UploadSession {
+    UploadSession {
+        id: UploadId::from_uuid(Uuid::from_u128(9000 + n)),
+        owner: UserId::from_uuid(Uuid::from_u128(1)),
+        kind,
+        path: NodePath::parse("/Uploads/big file.bin").unwrap(),
+        mode: WriteMode::Update(RevisionId::from_uuid(Uuid::from_u128(77))),
+        autorename: true,
+        client_modified: Some(at(-5)),
+        media_type: Some("video/mp4".into()),
+        length,
+        received: 0,
+        created_at: at(0),
+        expires_at: at(expires),
+        committed: None,
+    }
+}
+
+fn present(data: &[u8]) -> SessionBlock {
+    SessionBlock {
+        hash: BlockHash::of(data),
+        size: data.len() as u32,
+        present: true,
+    }
+}
+
+async fn upload_sessions_append_by_offset_and_keep_their_blocks_from_collection(world: World) {
+    let stream = session(1, SessionKind::Stream, 100, 1000);
+    let mut tx = world.store.begin().await.unwrap();
+    tx.uploads().insert(&stream, &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = world.store.begin().await.unwrap();
+    assert_eq!(
+        tx.uploads().get(stream.id).await.unwrap(),
+        Some(stream.clone())
+    );
+
+    // Two full blocks and a partial one, then the partial one rewritten by the next append.
+    let (a, b, tail, longer) = (
+        present(b"aa"),
+        present(b"bb"),
+        present(b"t"),
+        present(b"tt"),
+    );
+    for block in [&a, &b, &tail, &longer] {
+        tx.blocks()
+            .touch(&block.hash, block.size, at(0))
+            .await
+            .unwrap();
+    }
+    assert!(
+        tx.uploads()
+            .append(stream.id, 0, 0, &[a, b, tail], 41, at(2000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.uploads()
+            .append(stream.id, 0, 0, &[a], 20, at(2000))
+            .await
+            .unwrap(),
+        "the session moved on from offset 0"
+    );
+    assert!(
+        tx.uploads()
+            .append(stream.id, 41, 2, &[longer], 42, at(3000))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.uploads().blocks(stream.id).await.unwrap(),
+        vec![a, b, longer]
+    );
+    let stored = tx.uploads().get(stream.id).await.unwrap().unwrap();
+    assert_eq!((stored.received, stored.expires_at), (42, at(3000)));
+    assert_eq!(
+        tx.uploads()
+            .open_length_of(stream.owner, at(10))
+            .await
+            .unwrap(),
+        100
+    );
+    tx.commit().await.unwrap();
+
+    // Only the superseded partial block is collectable while the session lives.
+    let mut tx = world.store.begin().await.unwrap();
+    assert_eq!(
+        tx.blocks().collect(at(50), 10).await.unwrap(),
+        vec![tail.hash]
+    );
+    tx.commit().await.unwrap();
+
+    // Committing drops the session's blocks; expiry deletes the session.
+    let mut tx = world.store.begin().await.unwrap();
+    let (node, revision) = (id(1), RevisionId::from_uuid(Uuid::from_u128(5)));
+    tx.uploads()
+        .mark_committed(stream.id, node, revision)
+        .await
+        .unwrap();
+    let committed = tx.uploads().get(stream.id).await.unwrap().unwrap();
+    assert_eq!(committed.committed, Some((node, revision)));
+    assert!(tx.uploads().blocks(stream.id).await.unwrap().is_empty());
+    assert_eq!(
+        tx.uploads()
+            .open_length_of(stream.owner, at(10))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(tx.uploads().delete_expired(at(2999), 10).await.unwrap(), 0);
+    assert_eq!(tx.uploads().delete_expired(at(3001), 10).await.unwrap(), 1);
+    assert_eq!(tx.uploads().get(stream.id).await.unwrap(), None);
+    tx.commit().await.unwrap();
+}
+
+async fn delta_sessions_mark_blocks_present_and_find_blocks_by_namespace(world: World) {
+    let root = world.namespace.root;
+    let kept = BlockHash::of(b"kept");
+    let mut tx = world.store.begin().await.unwrap();
+    let (node, revision) = file(&world, 1, root, "f", 1, vec![kept]);
+    add_file(tx.as_mut(), &node, &revision).await;
+    let elsewhere = NamespaceId::from_uuid(Uuid::from_u128(404));
+    let asked = [kept, BlockHash::of(b"new")];
+    assert_eq!(
+        tx.blocks()
+            .in_namespace(world.namespace.id, &asked)
+            .await
+            .unwrap(),
+        vec![(kept, 1)]
+    );
+    assert!(
+        tx.blocks()
+            .in_namespace(elsewhere, &asked)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let delta = session(2, SessionKind::Blocks, 3, 1000);
+    let new = SessionBlock {
+        present: false,
+        ..present(b"new")
+    };
+    let declared = [new, present(b"kept"), new];
+    tx.uploads().insert(&delta, &declared).await.unwrap();
+    assert_eq!(
+        tx.uploads()
+            .mark_present(delta.id, &new.hash, at(1500))
+            .await
+            .unwrap(),
+        2
+    );
+    let blocks = tx.uploads().blocks(delta.id).await.unwrap();
+    assert!(blocks.iter().all(|b| b.present));
+    assert_eq!(
+        tx.uploads()
+            .get(delta.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        at(1500)
+    );
+    assert!(tx.uploads().delete(delta.id).await.unwrap());
+    assert!(!tx.uploads().delete(delta.id).await.unwrap());
+    assert!(tx.uploads().blocks(delta.id).await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }
