@@ -9,3 +9,4 @@ mod links;
 mod longpoll;
 mod plugins;
 mod sharing;
+mod uploads;

@@ -45,6 +45,8 @@ fn api_router() -> OpenApiRouter<ApiState> {
         .merge(routes::account::router())
         .merge(routes::admin::router())
         .merge(routes::files::router())
+        .merge(routes::uploads::router())
+        .merge(routes::delta::router())
         .merge(routes::trash::router())
         .merge(routes::links::router())
         .merge(routes::sharing::router())

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod delta;
 pub mod docs;
 pub mod files;
 pub mod health;
@@ -10,6 +11,7 @@ pub mod links;
 pub mod plugins;
 pub mod sharing;
 pub mod trash;
+pub mod uploads;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -31,6 +33,7 @@ use crate::problem::{ErrorCode, Problem};
         (name = "auth", description = "Sign-up, login and logout"),
         (name = "account", description = "The caller's own account and tokens"),
         (name = "files", description = "Files and folders: upload, download, list, organise, revisions"),
+        (name = "uploads", description = "Resumable uploads (tus 1.0.0) and delta uploads (send only the blocks the server needs)"),
         (name = "trash", description = "Deleted items: list, restore, delete for good"),
         (name = "sharing", description = "Shared folders: share, members and roles, leave, unshare"),
         (name = "links", description = "Shared links: create, list, revoke; public access without an account"),
