@@ -59,7 +59,7 @@ pub enum ErrorCode {
     UploadOffsetMismatch,
     /// The request body does not match its `Upload-Checksum`; none of it was kept.
     ChecksumMismatch,
-    /// `Upload-Checksum` names an algorithm the server does not support (only `sha256`).
+    /// `Upload-Checksum` names an algorithm the server does not support (`sha1` and `sha256` are).
     ChecksumAlgorithmUnsupported,
     /// The request does not speak tus 1.0.0 (`Tus-Resumable`).
     TusVersionUnsupported,

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
 use coffer_application::files::{Appended, NewSession, UploadMode};
 use coffer_application::ports::ContentError;
-use coffer_domain::files::{UploadId, UploadSession};
+use coffer_domain::files::{ChecksumAlgorithm, ExpectedChecksum, UploadId, UploadSession};
 use futures_util::TryStreamExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,6 +33,8 @@ const TUS_VERSION: &str = "1.0.0";
 const TUS_EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum,expiration";
 /// The media type of an append's body.
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
+/// The checksum algorithms accepted in `Upload-Checksum`.
+const CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -79,7 +81,10 @@ fn capabilities_response() -> Response {
     let headers = response.headers_mut();
     headers.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
     headers.insert("tus-extension", HeaderValue::from_static(TUS_EXTENSIONS));
-    headers.insert("tus-checksum-algorithm", HeaderValue::from_static("sha256"));
+    headers.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static(CHECKSUM_ALGORITHMS),
+    );
     response
 }
 
@@ -196,8 +201,8 @@ async fn upload_offset(
 ///
 /// The offset must be where the upload is (409 with the right `Upload-Offset` otherwise). Each
 /// 4 MiB block is recorded as soon as it is stored, and if the connection breaks, the bytes
-/// received so far are kept: `HEAD` says where to resume. With `Upload-Checksum: sha256
-/// <base64>` the append is kept only whole and matching (460 otherwise). The append that brings
+/// received so far are kept: `HEAD` says where to resume. With `Upload-Checksum: sha256 <base64>`
+/// (or `sha1`) the append is kept only whole and matching (460 otherwise). The append that brings
 /// the last byte commits the file as a plain upload would (write mode, quota, plugins); if the
 /// commit is refused the upload ends and the error says why.
 #[utoipa::path(
@@ -207,7 +212,7 @@ async fn upload_offset(
         ("id" = Uuid, Path, description = "The upload"),
         ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
         ("Upload-Offset" = u64, Header, description = "Where these bytes start"),
-        ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64 digest of this body>`"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha256` or `sha1`, a space, and the base64 digest of this body"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "The next bytes"),
     responses(
@@ -360,23 +365,23 @@ fn number_header(headers: &HeaderMap, name: &'static str) -> Result<u64, ApiErro
         })
 }
 
-/// `Upload-Checksum: sha256 <base64>` as the digest it announces.
-fn parse_checksum(raw: &str) -> Result<[u8; 32], ApiError> {
-    let (algorithm, digest) = raw.trim().split_once(' ').unwrap_or((raw.trim(), ""));
-    if !algorithm.eq_ignore_ascii_case("sha256") {
-        return Err(ApiError::new(
+/// `Upload-Checksum: <algorithm> <base64 digest>` as the checksum it announces.
+fn parse_checksum(raw: &str) -> Result<ExpectedChecksum, ApiError> {
+    let (name, digest) = raw.trim().split_once(' ').unwrap_or((raw.trim(), ""));
+    let algorithm = ChecksumAlgorithm::parse(name).ok_or_else(|| {
+        ApiError::new(
             ErrorCode::ChecksumAlgorithmUnsupported,
-            format!("checksum algorithm {algorithm:?} is not supported; use sha256"),
-        ));
-    }
+            format!("checksum algorithm {name:?} is not supported; use {CHECKSUM_ALGORITHMS}"),
+        )
+    })?;
     BASE64
         .decode(digest.trim())
         .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .and_then(|bytes| ExpectedChecksum::new(algorithm, bytes).ok())
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidParameter,
-                "Upload-Checksum must be `sha256 <base64 of the 32-byte digest>`",
+                "Upload-Checksum must be `<algorithm> <base64 of the digest>`",
             )
             .with_field("upload-checksum")
         })
@@ -508,10 +513,15 @@ mod tests {
     }
 
     #[test]
-    fn checksums_are_sha256_in_base64() {
-        let digest = [7u8; 32];
-        let header = format!("sha256 {}", BASE64.encode(digest));
-        assert_eq!(parse_checksum(&header).unwrap(), digest);
+    fn checksums_are_sha1_or_sha256_in_base64() {
+        let digest = vec![7u8; 32];
+        let header = format!("sha256 {}", BASE64.encode(&digest));
+        assert_eq!(
+            parse_checksum(&header).unwrap(),
+            ExpectedChecksum::new(ChecksumAlgorithm::Sha256, digest).unwrap()
+        );
+        let sha1 = format!("sha1 {}", BASE64.encode([1u8; 20]));
+        assert!(parse_checksum(&sha1).is_ok());
         let md5 = parse_checksum("md5 AAAA").unwrap_err();
         assert_eq!(
             md5.problem().code.as_str(),

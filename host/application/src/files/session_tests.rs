@@ -170,9 +170,12 @@ async fn a_checksummed_append_is_kept_whole_or_not_at_all() {
     let id = start(&env, &me, "/sum.bin", content.len()).await;
     let first = &content[..BLOCK + 10];
     let sha = |bytes: &[u8]| {
-        let mut sum = coffer_domain::files::Checksum::new();
-        sum.update(bytes);
-        sum.finish()
+        use sha2::Digest;
+        coffer_domain::files::ExpectedChecksum::new(
+            coffer_domain::files::ChecksumAlgorithm::Sha256,
+            sha2::Sha256::digest(bytes).to_vec(),
+        )
+        .unwrap()
     };
 
     let wrong = env

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use coffer_domain::Timestamp;
 use coffer_domain::files::{
-    AppendRefused, BLOCK_SIZE, BlockHash, Checksum, SessionBlock, SessionKind, UploadId,
-    UploadSession, block_count, block_size_at,
+    AppendRefused, BLOCK_SIZE, BlockHash, Checksum, ExpectedChecksum, SessionBlock, SessionKind,
+    UploadId, UploadSession, block_count, block_size_at,
 };
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -67,7 +67,7 @@ enum BodyEnd {
     #[default]
     Open,
     /// All of it arrived; the checksum of it, when one was asked for.
-    Complete(Option<[u8; 32]>),
+    Complete(Option<Vec<u8>>),
     /// The client's stream failed after some bytes.
     Interrupted(String),
     /// It went on past the upload's length (the bytes up to the length were kept).
@@ -161,7 +161,7 @@ impl Files {
     ///
     /// Without a checksum, each block is recorded as soon as it is stored, and if the client's
     /// stream fails, the bytes received so far are stored and recorded too: the upload resumes
-    /// exactly where the bytes stopped. With a checksum (SHA-256 of the whole body), the append
+    /// exactly where the bytes stopped. With a checksum of the whole body, the append
     /// is recorded only once the body is complete and matches. When the last byte arrives the
     /// file is committed as by [`Files::upload`].
     #[tracing::instrument(skip_all, fields(user = %caller.user_id, upload = %id))]
@@ -172,7 +172,7 @@ impl Files {
         offset: u64,
         body_length: Option<u64>,
         content: ByteStream,
-        checksum: Option<[u8; 32]>,
+        checksum: Option<ExpectedChecksum>,
     ) -> Result<Appended, AppError> {
         let session = self
             .own_session(caller, id, Some(SessionKind::Stream))
@@ -218,7 +218,7 @@ impl Files {
         let body = guarded_body(
             content,
             session.length - session.received,
-            checksum.map(|_| Checksum::new()),
+            checksum.as_ref().map(ExpectedChecksum::start),
             end.clone(),
         );
         let mut stored = self.store_blocks(Box::pin(prefix.chain(body)), |_| Ok(()));
@@ -241,9 +241,9 @@ impl Files {
         }
         drop(stored);
         let end = std::mem::take(&mut *end.lock().expect("body end"));
-        if let Some(expected) = checksum {
+        if let Some(expected) = &checksum {
             match &end {
-                BodyEnd::Complete(Some(actual)) if *actual != expected => {
+                BodyEnd::Complete(Some(actual)) if !expected.matches(actual) => {
                     return Err(AppError::ChecksumMismatch);
                 }
                 BodyEnd::Complete(_) => {

@@ -16,5 +16,6 @@ pub use node::{
 };
 pub use path::NodePath;
 pub use upload_session::{
-    AppendRefused, Checksum, SessionBlock, SessionKind, UploadSession, block_count, block_size_at,
+    AppendRefused, Checksum, ChecksumAlgorithm, ExpectedChecksum, SessionBlock, SessionKind,
+    UploadSession, block_count, block_size_at,
 };

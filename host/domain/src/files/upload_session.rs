@@ -1,11 +1,12 @@
 //! Upload sessions: a file's content arriving over several requests, stored block by block
 //! until the file is committed from its block list.
 
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::{BLOCK_SIZE, BlockHash, NodeId, NodePath, RevisionId, UploadId, WriteMode};
-use crate::Timestamp;
 use crate::account::UserId;
+use crate::{DomainError, Timestamp};
 
 /// How the content of a session arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,22 +122,98 @@ pub fn block_size_at(length: u64, position: u64) -> Option<u32> {
     (start < length).then(|| (length - start).min(block) as u32)
 }
 
-/// SHA-256 over a request body as it streams by (tus `Upload-Checksum`).
-#[derive(Clone, Default)]
-pub struct Checksum(Sha256);
+/// A digest algorithm a client may checksum a request body with (tus `Upload-Checksum`). These
+/// guard against corruption in transit, not against an adversary: SHA-1 is accepted because
+/// common clients (tuspy) send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumAlgorithm {
+    /// SHA-1 (20 bytes).
+    Sha1,
+    /// SHA-256 (32 bytes).
+    Sha256,
+}
+
+impl ChecksumAlgorithm {
+    /// Every algorithm, by its tus name.
+    pub const ALL: [(&'static str, ChecksumAlgorithm); 2] =
+        [("sha1", Self::Sha1), ("sha256", Self::Sha256)];
+
+    /// The algorithm with this tus name (case-insensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, a)| *a)
+    }
+
+    /// The length of its digests in bytes.
+    pub fn digest_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+        }
+    }
+}
+
+/// The checksum a client announced for a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedChecksum {
+    algorithm: ChecksumAlgorithm,
+    digest: Vec<u8>,
+}
+
+impl ExpectedChecksum {
+    /// A digest of the algorithm's length.
+    pub fn new(algorithm: ChecksumAlgorithm, digest: Vec<u8>) -> Result<Self, DomainError> {
+        if digest.len() != algorithm.digest_len() {
+            return Err(DomainError::invalid(
+                "upload_checksum",
+                format!(
+                    "a {algorithm:?} digest has {} bytes",
+                    algorithm.digest_len()
+                ),
+            ));
+        }
+        Ok(Self { algorithm, digest })
+    }
+
+    /// A running checksum of the same algorithm, to feed the body to.
+    pub fn start(&self) -> Checksum {
+        match self.algorithm {
+            ChecksumAlgorithm::Sha1 => Checksum::Sha1(Sha1::new()),
+            ChecksumAlgorithm::Sha256 => Checksum::Sha256(Sha256::new()),
+        }
+    }
+
+    /// Whether a finished checksum matches.
+    pub fn matches(&self, actual: &[u8]) -> bool {
+        self.digest == actual
+    }
+}
+
+/// A checksum over a request body as it streams by.
+#[derive(Clone)]
+pub enum Checksum {
+    /// SHA-1.
+    Sha1(Sha1),
+    /// SHA-256.
+    Sha256(Sha256),
+}
 
 impl Checksum {
-    /// Starts over nothing.
-    pub fn new() -> Self {
-        Self::default()
-    }
     /// Adds the next bytes.
     pub fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        match self {
+            Self::Sha1(h) => h.update(bytes),
+            Self::Sha256(h) => h.update(bytes),
+        }
     }
     /// The digest of everything added.
-    pub fn finish(self) -> [u8; 32] {
-        self.0.finalize().into()
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            Self::Sha1(h) => h.finalize().to_vec(),
+            Self::Sha256(h) => h.finalize().to_vec(),
+        }
     }
 }
 
@@ -211,16 +288,28 @@ mod tests {
     }
 
     #[test]
-    fn the_checksum_is_sha256_of_the_whole_body_however_it_is_cut() {
-        let mut whole = Checksum::new();
-        whole.update(b"hello world");
-        let mut parts = Checksum::new();
-        parts.update(b"hello ");
-        parts.update(b"world");
-        assert_eq!(whole.clone().finish(), parts.finish());
-        assert_eq!(
-            hex::encode(whole.finish()),
-            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-        );
+    fn a_checksum_covers_the_whole_body_however_it_is_cut() {
+        let sha256 = ExpectedChecksum::new(
+            ChecksumAlgorithm::Sha256,
+            hex::decode("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9")
+                .unwrap(),
+        )
+        .unwrap();
+        let sha1 = ExpectedChecksum::new(
+            ChecksumAlgorithm::parse("SHA1").unwrap(),
+            hex::decode("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed").unwrap(),
+        )
+        .unwrap();
+        for expected in [sha256, sha1] {
+            let mut running = expected.start();
+            running.update(b"hello ");
+            running.update(b"world");
+            assert!(expected.matches(&running.finish()));
+            let mut other = expected.start();
+            other.update(b"hello");
+            assert!(!expected.matches(&other.finish()));
+        }
+        assert!(ExpectedChecksum::new(ChecksumAlgorithm::Sha1, vec![0; 32]).is_err());
+        assert_eq!(ChecksumAlgorithm::parse("md5"), None);
     }
 }
