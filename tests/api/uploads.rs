@@ -1,5 +1,8 @@
 //! Resumable (tus 1.0.0) and delta uploads over HTTP, on both stacks.
 
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -20,6 +23,7 @@ on_both_backends!(
     a_tus_upload_started_on_one_instance_finishes_on_another,
     tus_refuses_what_is_not_tus_and_what_cannot_fit,
     a_delta_upload_sends_only_the_changed_block,
+    real_tus_clients_upload_and_resume,
 );
 
 fn metadata(pairs: &[(&str, &str)]) -> String {
@@ -455,4 +459,89 @@ async fn a_delta_upload_sends_only_the_changed_block(backend: Backend) {
     assert_eq!(app.download(&token, "/disk.img").await, new);
     let account = app.get_json(&token, "/api/v1/account").await;
     assert_eq!(account["used_bytes"], new.len() as u64);
+}
+
+/// The installed tus clients: `COFFER_TEST_TUS_CLIENTS_DIR` if set (the test command sets it),
+/// else installed now with `scripts/tus-clients`.
+fn tus_clients_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Ok(dir) = std::env::var("COFFER_TEST_TUS_CLIENTS_DIR") {
+            return PathBuf::from(dir);
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/tus-clients");
+        let output = Command::new(script)
+            .output()
+            .expect("scripts/tus-clients runs");
+        assert!(
+            output.status.success(),
+            "installing the tus clients failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+    })
+    .clone()
+}
+
+/// Runs a client script to completion off the runtime (the server shares it), returning its
+/// JSON report.
+async fn run_client(mut command: Command) -> Value {
+    let output = tokio::task::spawn_blocking(move || command.output().expect("the client runs"))
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the client failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the client prints JSON")
+}
+
+async fn real_tus_clients_upload_and_resume(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = app.user("a@example.org").await;
+    let clients = tus_clients_dir();
+    let scripts = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/clients"));
+    let work = tempfile::tempdir().unwrap();
+    let large = content(3 * BLOCK + 321, 8);
+    let large_file = work.path().join("large.bin");
+    std::fs::write(&large_file, &large).unwrap();
+    let small_file = work.path().join("small.txt");
+    std::fs::write(&small_file, b"sent with the creation request").unwrap();
+
+    // tuspy: one chunk, then a new uploader resumes from the URL it stored.
+    let mut tuspy = Command::new(clients.join("venv/bin/python"));
+    tuspy
+        .arg(scripts.join("tuspy_resume.py"))
+        .args([&app.base, &token])
+        .arg(&large_file)
+        .arg("/tuspy/large.bin")
+        .arg(work.path().join("tuspy-urls.json"));
+    let report = run_client(tuspy).await;
+    assert_eq!(report["same_url"], true, "{report}");
+    assert_eq!(report["first_offset"], 3 * 1024 * 1024, "{report}");
+    assert_eq!(report["resumed_from"], 3 * 1024 * 1024, "{report}");
+    assert_eq!(report["final_offset"], large.len(), "{report}");
+    assert_eq!(app.download(&token, "/tuspy/large.bin").await, large);
+
+    // tus-js-client: 5 MiB chunks (not aligned to blocks), aborted after the first; a new
+    // Upload resumes from the URL. A small file rides on its creation request.
+    let mut node = Command::new("node");
+    node.env("NODE_PATH", clients.join("node/node_modules"))
+        .arg(scripts.join("tus_js_resume.cjs"))
+        .args([&app.base, &token])
+        .arg(&large_file)
+        .arg("/tus-js/large.bin")
+        .arg(&small_file)
+        .arg("/tus-js/small.txt");
+    let report = run_client(node).await;
+    assert_eq!(report["same_url"], true, "{report}");
+    assert_eq!(report["resumed_from"], 5 * 1024 * 1024, "{report}");
+    assert_eq!(report["final_offset"], large.len(), "{report}");
+    assert_eq!(app.download(&token, "/tus-js/large.bin").await, large);
+    assert_eq!(
+        app.download(&token, "/tus-js/small.txt").await,
+        b"sent with the creation request"
+    );
 }

@@ -221,11 +221,18 @@ impl Files {
             checksum.as_ref().map(ExpectedChecksum::start),
             end.clone(),
         );
-        let mut stored = self.store_blocks(Box::pin(prefix.chain(body)), |_| Ok(()));
+        // One block at a time, each recorded before the next is stored: a write transaction of
+        // the recording must never wait for one that a suspended store step holds open (SQLite
+        // has one writer). Reading and hashing still run ahead on their own threads.
+        let mut blocks = self
+            .ports
+            .block_hasher
+            .hash_blocks(Box::pin(prefix.chain(body)));
 
         let (mut recorded, mut next_position) = (session.received, position);
         let mut pending: Vec<SessionBlock> = Vec::new();
-        while let Some((hash, size)) = stored.try_next().await? {
+        while let Some(block) = blocks.try_next().await? {
+            let (hash, size) = self.store_block(block).await?;
             pending.push(SessionBlock {
                 hash,
                 size: size as u32,
@@ -239,7 +246,7 @@ impl Files {
                 pending.clear();
             }
         }
-        drop(stored);
+        drop(blocks);
         let end = std::mem::take(&mut *end.lock().expect("body end"));
         if let Some(expected) = &checksum {
             match &end {

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use super::locate::{Located, Room};
 use super::{Entry, Files, Target};
 use crate::ports::{
-    ActorFacts, BlobStore, ByteStream, QuotaQuestion, Transaction, UploadContentReader, UploadFacts,
+    ActorFacts, BlobStore, ByteStream, HashedBlock, QuotaQuestion, Transaction,
+    UploadContentReader, UploadFacts,
 };
 use crate::{AppError, Principal};
 
@@ -382,7 +383,9 @@ impl Files {
     /// Cuts `content` into blocks, hashes them and stores each one, yielding `(hash, length)`
     /// in content order. `admit` sees each block's length first and may refuse it. Up to
     /// [`PUTS_IN_FLIGHT`] blocks are written at once (their order is kept), so storage latency
-    /// (fsync, S3 round trips) overlaps instead of adding up.
+    /// (fsync, S3 round trips) overlaps instead of adding up. A block's index transaction may be
+    /// open while an earlier block is yielded: the consumer must not open a write transaction
+    /// before the stream ends.
     pub(crate) fn store_blocks(
         &self,
         content: ByteStream,
@@ -427,6 +430,21 @@ impl Files {
                 })
                 .try_buffered(PUTS_IN_FLIGHT),
         )
+    }
+
+    /// Stores one block: indexed first (so collection never races the write), then its bytes.
+    pub(crate) async fn store_block(
+        &self,
+        block: HashedBlock,
+    ) -> Result<(BlockHash, u64), AppError> {
+        let (hash, len) = (block.hash, u64::from(block.len));
+        let mut tx = self.ports.uow.begin().await?;
+        tx.blocks()
+            .touch(&block.hash, block.len, self.ports.clock.now())
+            .await?;
+        tx.commit().await?;
+        self.ports.blobs.put(block).await?;
+        Ok((hash, len))
     }
 
     /// Stores a new revision whose blocks are already stored, refreshing their index entries in
