@@ -209,6 +209,47 @@ async fn two_instances_serve_one_installation() {
         "woken by the change, not by the timeout"
     );
 
+    // A resumable (tus) upload started through one finishes through the other: its state is in
+    // the database and its blocks in the bucket, not in either process.
+    let tus = |method: reqwest::Method, url: String| {
+        http.request(method, url)
+            .bearer_auth(&token)
+            .header("tus-resumable", "1.0.0")
+    };
+    let resumable: Vec<u8> = (0..6_000_000u32).map(|i| (i % 241) as u8).collect();
+    let created = tus(reqwest::Method::POST, a.api("/uploads"))
+        .header("upload-length", resumable.len())
+        .header("upload-metadata", "path L3R1cy5iaW4=") // base64("/tus.bin")
+        .header("content-type", "application/offset+octet-stream")
+        .body(resumable[..5_000_000].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["upload-offset"], "5000000");
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let on_b = format!("{}{location}", b.url);
+    let head = tus(reqwest::Method::HEAD, on_b.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.headers()["upload-offset"], "5000000");
+    let finished = tus(reqwest::Method::PATCH, on_b)
+        .header("upload-offset", 5_000_000)
+        .header("content-type", "application/offset+octet-stream")
+        .body(resumable[5_000_000..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finished.status(), StatusCode::NO_CONTENT);
+    let downloaded = http
+        .get(a.api("/files/content?path=/tus.bin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(downloaded.bytes().await.unwrap() == resumable);
+
     // A plugin installed by the operator and enabled through one is in force on the other
     // within 2 s (each instance looks for plugin changes every second).
     let dir = tempfile::tempdir().unwrap();
