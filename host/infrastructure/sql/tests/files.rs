@@ -835,5 +835,23 @@ async fn delta_sessions_mark_blocks_present_and_find_blocks_by_namespace(world: 
     assert!(tx.uploads().delete(delta.id).await.unwrap());
     assert!(!tx.uploads().delete(delta.id).await.unwrap());
     assert!(tx.uploads().blocks(delta.id).await.unwrap().is_empty());
+
+    // An expired session goes with its blocks, which become collectable.
+    let abandoned = session(3, SessionKind::Blocks, 4, 100);
+    tx.uploads()
+        .insert(&abandoned, &[present(b"gone")])
+        .await
+        .unwrap();
+    tx.blocks()
+        .touch(&BlockHash::of(b"gone"), 4, at(0))
+        .await
+        .unwrap();
+    assert!(tx.blocks().collect(at(50), 10).await.unwrap().is_empty());
+    assert_eq!(tx.uploads().delete_expired(at(101), 10).await.unwrap(), 1);
+    assert!(tx.uploads().blocks(abandoned.id).await.unwrap().is_empty());
+    assert_eq!(
+        tx.blocks().collect(at(50), 10).await.unwrap(),
+        vec![BlockHash::of(b"gone")]
+    );
     tx.commit().await.unwrap();
 }
