@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use coffer_application::files::{NewSession, UploadMode, UploadOutcome};
+use coffer_application::files::NewSession;
 use coffer_application::ports::ContentError;
 use coffer_domain::files::UploadId;
 use futures_util::TryStreamExt;
@@ -18,8 +18,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::extract::{ApiJson, Caller};
-use crate::problem::{ApiError, ErrorCode, Problem};
-use crate::routes::files::{EntryResponse, Mode};
+use crate::problem::{ApiError, Problem};
+use crate::routes::files::{EntryResponse, Mode, stored_response};
 use crate::state::ApiState;
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -84,21 +84,9 @@ async fn start_delta(
     Caller(caller): Caller,
     ApiJson(request): ApiJson<DeltaRequest>,
 ) -> Result<Response, ApiError> {
-    let mode = match (request.mode, request.rev) {
-        (Mode::Add, _) => UploadMode::Add,
-        (Mode::Overwrite, _) => UploadMode::Overwrite,
-        (Mode::Update, Some(rev)) => UploadMode::Update(rev),
-        (Mode::Update, None) => {
-            return Err(ApiError::new(
-                ErrorCode::ValidationFailed,
-                "mode update needs the rev the client last saw",
-            )
-            .with_field("rev"));
-        }
-    };
     let input = NewSession {
         path: request.path,
-        mode,
+        mode: request.mode.with_rev(request.rev)?,
         autorename: request.autorename,
         client_modified: request.client_modified,
         media_type: request.media_type,
@@ -173,12 +161,7 @@ async fn commit_delta(
         .files
         .commit_delta(&caller, UploadId::from_uuid(id))
         .await?;
-    let status = match outcome {
-        UploadOutcome::Created(_) => StatusCode::CREATED,
-        UploadOutcome::Replaced(_) | UploadOutcome::Unchanged(_) => StatusCode::OK,
-    };
-    let entry = outcome.entry().clone();
-    Ok((status, Json(EntryResponse::from(entry))).into_response())
+    Ok(stored_response(outcome))
 }
 
 /// Abandon a delta upload.

@@ -135,6 +135,34 @@ pub enum Mode {
     Update,
 }
 
+impl Mode {
+    /// The use case's write mode; `update` needs the `rev` the client last saw.
+    pub(crate) fn with_rev(self, rev: Option<String>) -> Result<UploadMode, ApiError> {
+        match (self, rev) {
+            (Mode::Add, _) => Ok(UploadMode::Add),
+            (Mode::Overwrite, _) => Ok(UploadMode::Overwrite),
+            (Mode::Update, Some(rev)) => Ok(UploadMode::Update(rev)),
+            (Mode::Update, None) => Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "mode=update needs the rev the client last saw",
+            )
+            .with_field("rev")),
+        }
+    }
+}
+
+/// An upload's answer: 201 with the file if it was created, 200 otherwise.
+pub(crate) fn stored_response(outcome: UploadOutcome) -> Response {
+    let status = match outcome {
+        UploadOutcome::Created(_) => StatusCode::CREATED,
+        UploadOutcome::Replaced(_) | UploadOutcome::Unchanged(_) => StatusCode::OK,
+    };
+    let entry = match outcome {
+        UploadOutcome::Created(e) | UploadOutcome::Replaced(e) | UploadOutcome::Unchanged(e) => e,
+    };
+    (status, Json(EntryResponse::from(entry))).into_response()
+}
+
 /// Upload parameters.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -179,17 +207,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let mode = match (query.mode, query.rev) {
-        (Mode::Add, _) => UploadMode::Add,
-        (Mode::Overwrite, _) => UploadMode::Overwrite,
-        (Mode::Update, Some(rev)) => UploadMode::Update(rev),
-        (Mode::Update, None) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameter,
-                "mode=update needs the rev the client last saw",
-            ));
-        }
-    };
+    let mode = query.mode.with_rev(query.rev)?;
     let header_text = |name| {
         headers
             .get(name)
@@ -213,14 +231,7 @@ async fn upload(
         .files
         .upload(&caller, input, Box::pin(content))
         .await?;
-    let status = match outcome {
-        UploadOutcome::Created(_) => StatusCode::CREATED,
-        UploadOutcome::Replaced(_) | UploadOutcome::Unchanged(_) => StatusCode::OK,
-    };
-    let entry = match outcome {
-        UploadOutcome::Created(e) | UploadOutcome::Replaced(e) | UploadOutcome::Unchanged(e) => e,
-    };
-    Ok((status, Json(EntryResponse::from(entry))).into_response())
+    Ok(stored_response(outcome))
 }
 
 /// Download parameters.
