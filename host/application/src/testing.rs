@@ -1461,6 +1461,22 @@ impl TestEnv {
             .user
     }
 
+    /// Creates an ordinary account with its own quota (set by an administrator made for it)
+    /// and returns it logged in.
+    pub async fn member_with_quota(&self, email: &str, quota_bytes: u64) -> Principal {
+        let admin = self.admin(&format!("quota-admin-{email}")).await;
+        let user = self.member(email).await;
+        let changes = UserChanges {
+            quota_bytes: Some(Some(quota_bytes)),
+            ..Default::default()
+        };
+        self.admin_uc
+            .update_user(&admin, user.id(), changes)
+            .await
+            .unwrap();
+        self.principal(email).await
+    }
+
     /// The fake clock's time.
     pub fn clock_now(&self) -> Timestamp {
         self.clock.now()

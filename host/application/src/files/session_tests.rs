@@ -272,17 +272,7 @@ async fn cancelling_ends_the_session() {
 #[tokio::test]
 async fn open_sessions_count_against_the_quota() {
     let env = TestEnv::new(SignupPolicy::Open);
-    let admin = env.admin("root@example.org").await;
-    let user = env.member("a@example.org").await;
-    let me = env.principal("a@example.org").await;
-    let changes = crate::admin::UserChanges {
-        quota_bytes: Some(Some(10)),
-        ..Default::default()
-    };
-    env.admin_uc
-        .update_user(&admin, user.id(), changes)
-        .await
-        .unwrap();
+    let me = env.member_with_quota("a@example.org", 10).await;
     let first = start(&env, &me, "/one.txt", 6).await;
     let err = env
         .files

@@ -286,7 +286,11 @@ impl Files {
             });
         }
         let outcome = self.finish_session(caller, &session).await?;
-        let session = self.own_session(caller, id, None).await?;
+        let node = &outcome.entry().node;
+        let session = UploadSession {
+            committed: node.file.as_ref().map(|file| (node.id, file.revision)),
+            ..session
+        };
         Ok(Appended {
             session,
             outcome: Some(outcome),

@@ -176,17 +176,7 @@ async fn an_interrupted_stream_stores_nothing() {
 #[tokio::test]
 async fn quota_refusals_leave_nothing_in_the_namespace() {
     let env = TestEnv::new(SignupPolicy::Open);
-    let admin = env.admin("root@example.org").await;
-    let user = env.member("a@example.org").await;
-    let me = env.principal("a@example.org").await;
-    let changes = crate::admin::UserChanges {
-        quota_bytes: Some(Some(10)),
-        ..Default::default()
-    };
-    env.admin_uc
-        .update_user(&admin, user.id(), changes)
-        .await
-        .unwrap();
+    let me = env.member_with_quota("a@example.org", 10).await;
 
     env.upload(&me, "/six.txt", b"123456").await;
     let err = env
