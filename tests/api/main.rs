@@ -9,4 +9,5 @@ mod links;
 mod longpoll;
 mod plugins;
 mod sharing;
+mod trust;
 mod uploads;

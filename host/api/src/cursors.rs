@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coffer_application::files::ChangeCursor;
+use coffer_domain::account::UserId;
 use coffer_domain::files::{NamespaceId, NodeId};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
@@ -45,6 +46,9 @@ struct Payload {
     r: bool,
     /// Per namespace: id and last seen sequence number.
     p: Vec<(Uuid, u64)>,
+    /// The account it was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u: Option<Uuid>,
 }
 
 impl CursorCodec {
@@ -69,6 +73,7 @@ impl CursorCodec {
                 .iter()
                 .map(|(namespace, seq)| (namespace.as_uuid(), *seq))
                 .collect(),
+            u: cursor.account.map(|user| user.as_uuid()),
         })
         .expect("cursor serialises");
         format!(
@@ -102,6 +107,7 @@ impl CursorCodec {
                 .into_iter()
                 .map(|(namespace, seq)| (NamespaceId::from_uuid(namespace), seq))
                 .collect(),
+            account: payload.u.map(UserId::from_uuid),
         })
     }
 }
@@ -118,6 +124,7 @@ mod tests {
                 (NamespaceId::from_uuid(Uuid::from_u128(1)), 42),
                 (NamespaceId::from_uuid(Uuid::from_u128(3)), 7),
             ],
+            account: Some(UserId::from_uuid(Uuid::from_u128(9))),
         }
     }
 
@@ -134,6 +141,7 @@ mod tests {
                 f: forged.folder.as_uuid(),
                 r: true,
                 p: vec![(forged.positions[0].0.as_uuid(), 0)],
+                u: None,
             })
             .unwrap(),
         );

@@ -6,12 +6,14 @@
 
 mod cursors;
 mod extract;
+mod link_passes;
 mod middleware;
 mod problem;
 mod routes;
 mod state;
 
 pub use cursors::CursorCodec;
+pub use link_passes::LinkPasses;
 pub use problem::{ErrorCode, Problem};
 pub use routes::plugins::parse_manifest;
 pub use state::{ApiState, ClientAddressSource};

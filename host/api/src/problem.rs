@@ -321,6 +321,11 @@ impl ApiError {
         )
     }
 
+    /// The problem's code.
+    pub(crate) fn code(&self) -> ErrorCode {
+        self.0.code
+    }
+
     pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
         self.0.field = Some(field.into());
         self
@@ -379,6 +384,10 @@ impl From<AppError> for ApiError {
                     "this needs {needed} more bytes, but {used} of the quota of {quota} bytes \
                      are in use; nothing was stored"
                 ),
+            ),
+            AppError::OwnerQuotaExceeded => ApiError::new(
+                C::QuotaExceeded,
+                "the shared folder's owner has no room for this; nothing was stored",
             ),
             AppError::ContentHashMismatch { expected, actual } => ApiError::new(
                 C::ContentHashMismatch,
@@ -590,6 +599,18 @@ mod tests {
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
             "application/problem+json"
+        );
+    }
+
+    #[test]
+    fn a_shared_folders_full_quota_tells_no_figures() {
+        let err: ApiError = AppError::OwnerQuotaExceeded.into();
+        assert_eq!(err.problem().code, ErrorCode::QuotaExceeded);
+        assert_eq!(err.problem().status, 507);
+        assert!(
+            !err.problem().detail.chars().any(|c| c.is_ascii_digit()),
+            "{}",
+            err.problem().detail
         );
     }
 

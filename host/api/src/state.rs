@@ -32,4 +32,6 @@ pub struct ApiState {
     pub client_address: ClientAddressSource,
     /// Signs and checks change cursors.
     pub cursors: crate::CursorCodec,
+    /// Issues and checks link passes (after a right link password).
+    pub link_passes: crate::LinkPasses,
 }

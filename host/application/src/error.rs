@@ -77,6 +77,10 @@ pub enum AppError {
         /// Bytes the change needed.
         needed: u64,
     },
+    /// The change would take the owner of the shared folder it is in past their quota; nothing
+    /// was stored. (Their figures are theirs: the caller is not told them.)
+    #[error("the shared folder's owner has no room for this")]
+    OwnerQuotaExceeded,
     /// The uploaded content does not have the content hash the client announced; nothing was
     /// stored.
     #[error("content hash mismatch")]

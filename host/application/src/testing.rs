@@ -849,12 +849,56 @@ impl LinkRepository for InMemoryTx {
         links.sort_by_key(|l| std::cmp::Reverse(l.created_at));
         Ok(links)
     }
+    async fn list_into_namespace(
+        &mut self,
+        namespace: NamespaceId,
+    ) -> Result<Vec<coffer_domain::sharing::SharedLink>, RepositoryError> {
+        // Mount points of the namespace and every folder above them.
+        let mut reaching = std::collections::HashSet::new();
+        for mount in self
+            .work
+            .nodes
+            .values()
+            .filter(|n| n.mount == Some(namespace))
+        {
+            let mut current = Some(mount);
+            while let Some(node) = current {
+                if !reaching.insert(node.id) {
+                    break;
+                }
+                current = self.work.nodes.get(&node.parent);
+            }
+        }
+        let mut links: Vec<_> = self
+            .work
+            .links
+            .values()
+            .filter(|l| l.namespace == namespace || reaching.contains(&l.node))
+            .cloned()
+            .collect();
+        links.sort_by_key(|l| std::cmp::Reverse(l.created_at));
+        Ok(links)
+    }
     async fn update(
         &mut self,
         link: &coffer_domain::sharing::SharedLink,
     ) -> Result<(), RepositoryError> {
         self.work.links.insert(link.id, link.clone());
         Ok(())
+    }
+    async fn revoke_all_of_owner(
+        &mut self,
+        owner: UserId,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError> {
+        let mut revoked = 0;
+        for link in self.work.links.values_mut() {
+            if link.owner == owner && link.revoked_at.is_none() {
+                link.revoked_at = Some(at);
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 }
 
@@ -1325,30 +1369,44 @@ impl PasswordHasher for PrefixHasher {
     }
 }
 
-/// Refuses a key after [`FakeThrottle::LIMIT`] failures until a success.
+/// Refuses a key after [`FakeThrottle::LIMIT`] attempts until a success.
 #[derive(Default)]
 pub struct FakeThrottle(Mutex<HashMap<ThrottleKey, u32>>);
 
 impl FakeThrottle {
-    /// Failures allowed before refusing.
+    /// Attempts admitted before refusing.
     pub const LIMIT: u32 = 3;
 }
 
 #[async_trait]
 impl LoginThrottle for FakeThrottle {
-    async fn check(&self, key: &ThrottleKey) -> Result<(), Duration> {
-        let failures = self.0.lock().unwrap().get(key).copied().unwrap_or(0);
-        if failures >= Self::LIMIT {
-            Err(Duration::from_secs(60))
-        } else {
-            Ok(())
+    async fn attempt(&self, keys: &[ThrottleKey]) -> Result<(), Duration> {
+        let mut counts = self.0.lock().unwrap();
+        if keys
+            .iter()
+            .any(|key| counts.get(key).copied().unwrap_or(0) >= Self::LIMIT)
+        {
+            return Err(Duration::from_secs(60));
         }
+        for key in keys {
+            *counts.entry(key.clone()).or_default() += 1;
+        }
+        Ok(())
     }
-    async fn record_failure(&self, key: &ThrottleKey) {
-        *self.0.lock().unwrap().entry(key.clone()).or_default() += 1;
-    }
-    async fn record_success(&self, key: &ThrottleKey) {
-        self.0.lock().unwrap().remove(key);
+    async fn succeeded(&self, keys: &[ThrottleKey]) {
+        let mut counts = self.0.lock().unwrap();
+        for key in keys {
+            match key {
+                ThrottleKey::ClientAddress(_) => {
+                    if let Some(count) = counts.get_mut(key) {
+                        *count = count.saturating_sub(1);
+                    }
+                }
+                _ => {
+                    counts.remove(key);
+                }
+            }
+        }
     }
 }
 
@@ -1536,7 +1594,12 @@ impl TestEnv {
     /// Downloads a file whole.
     pub async fn download(&self, caller: &Principal, path: &str) -> Result<Vec<u8>, AppError> {
         use futures_util::TryStreamExt;
-        let download = self.files.download(caller, path, None, None).await?;
+        let download = self
+            .files
+            .download(caller, path, None, Default::default())
+            .await?
+            .into_download()
+            .expect("no conditions: content");
         let chunks: Vec<Bytes> = download.content.try_collect().await?;
         Ok(chunks.concat())
     }

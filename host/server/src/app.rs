@@ -218,8 +218,10 @@ impl Server {
             })?),
         };
         let cursor_key = store.server_secret("change-cursor").await?;
+        let link_pass_key = store.server_secret("link-pass").await?;
         let router = coffer_api::app(ApiState {
             cursors: coffer_api::CursorCodec::new(cursor_key),
+            link_passes: coffer_api::LinkPasses::new(link_pass_key),
             accounts: use_cases.accounts.clone(),
             admin: use_cases.admin.clone(),
             files: use_cases.files.clone(),

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use coffer_application::files::{
-    Download, Entry, FeedEntry, ListCursor, ListFrame, RangeRequest, Upload, UploadMode,
-    UploadOutcome,
+    Download, Entry, FeedEntry, ListCursor, ListFrame, RangeRequest, ReadRequest, Served,
+    TagCondition, Upload, UploadMode, UploadOutcome,
 };
 use coffer_application::ports::ContentError;
 use coffer_domain::files::{NodeId, NodeKind, Revision};
@@ -266,54 +266,76 @@ async fn download(
     ApiQuery(query): ApiQuery<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    // Metadata first: conditional requests must not start a read.
-    let entry = state.files.metadata(&caller, &query.path).await?;
-    let etag = current_etag(&entry);
-    if query.rev.is_none()
-        && let Some(response) = not_modified(&headers, etag.as_deref())
-    {
-        return Ok(response);
-    }
-    let range = requested_range(&headers, etag.as_deref());
-    let download = state
+    // The conditions are evaluated against the revision served, in the read that picks it.
+    let served = state
         .files
-        .download(&caller, &query.path, query.rev.as_deref(), range)
+        .download(
+            &caller,
+            &query.path,
+            query.rev.as_deref(),
+            read_request(&headers),
+        )
         .await?;
-    Ok(download_response(download))
+    Ok(served_response(served))
 }
 
-/// The `ETag` of a file's current content (its content hash), if it is a file.
-pub(crate) fn current_etag(entry: &Entry) -> Option<String> {
-    entry
-        .node
-        .file
-        .as_ref()
-        .map(|f| format!("\"{}\"", f.content_hash.to_hex()))
-}
-
-/// A 304 response if `If-None-Match` matches the current `etag`.
-pub(crate) fn not_modified(headers: &HeaderMap, etag: Option<&str>) -> Option<Response> {
-    let condition = headers.get(header::IF_NONE_MATCH)?.to_str().ok()?;
-    let etag = etag?;
-    etag_matches(condition, etag)
-        .then(|| (StatusCode::NOT_MODIFIED, [(header::ETAG, etag.to_owned())]).into_response())
-}
-
-/// The `Range` asked for, unless `If-Range` names a content that is no longer current.
-pub(crate) fn requested_range(headers: &HeaderMap, etag: Option<&str>) -> Option<RangeRequest> {
+/// What a download request asks for: its range, `If-None-Match` and `If-Range`.
+pub(crate) fn read_request(headers: &HeaderMap) -> ReadRequest {
     let text = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    text(header::RANGE)
-        .and_then(parse_range)
-        .filter(|_| text(header::IF_RANGE).is_none_or(|v| Some(v) == etag))
+    ReadRequest {
+        range: text(header::RANGE).and_then(parse_range),
+        if_none_match: text(header::IF_NONE_MATCH).map(parse_tag_list),
+        // A date (or anything but one strong tag) never matches: the whole file is served.
+        if_range: text(header::IF_RANGE).map(|tag| {
+            tag.trim()
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or("\0not a tag")
+                .to_owned()
+        }),
+    }
+}
+
+/// An `If-None-Match` value: `*`, or a list of tags (weak tags compare by their opaque part).
+fn parse_tag_list(condition: &str) -> TagCondition {
+    if condition.trim() == "*" {
+        return TagCondition::Any;
+    }
+    TagCondition::Tags(
+        condition
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .collect(),
+    )
+}
+
+/// The answer to a download: 304 with the tag, or the content.
+pub(crate) fn served_response(served: Served) -> Response {
+    match served {
+        Served::NotModified(_, revision) => {
+            let etag = format!("\"{}\"", revision.content_hash().to_hex());
+            (
+                StatusCode::NOT_MODIFIED,
+                [(header::ETAG, header_value(&etag))],
+            )
+                .into_response()
+        }
+        Served::Content(download) => download_response(download),
+    }
 }
 
 /// Streams a download with its headers: type, length, `ETag`, ranges, and `attachment` so a
 /// browser never renders stored content as a page of this site.
-pub(crate) fn download_response(download: Download) -> Response {
+fn download_response(download: Download) -> Response {
     let (start, end) = download.range;
     let size = download.revision.size().get();
     let etag = format!("\"{}\"", download.revision.content_hash().to_hex());
@@ -394,15 +416,6 @@ fn content_disposition(name: &str) -> String {
         })
         .collect();
     format!("attachment; filename*=UTF-8''{encoded}")
-}
-
-/// Whether an `If-None-Match` value matches `etag` (`*`, or one of a list; weak tags compare
-/// by their opaque part).
-fn etag_matches(condition: &str, etag: &str) -> bool {
-    condition
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
 }
 
 /// One range of `bytes=…`; several ranges or anything malformed is ignored (the whole file is
@@ -819,11 +832,12 @@ mod tests {
     }
 
     #[test]
-    fn etags_match_lists_stars_and_weak_tags() {
-        assert!(etag_matches("\"abc\"", "\"abc\""));
-        assert!(etag_matches("\"x\", W/\"abc\"", "\"abc\""));
-        assert!(etag_matches("*", "\"abc\""));
-        assert!(!etag_matches("\"abd\"", "\"abc\""));
+    fn tag_lists_parse_stars_and_weak_tags() {
+        assert_eq!(parse_tag_list("*"), TagCondition::Any);
+        assert_eq!(
+            parse_tag_list("\"x\", W/\"abc\""),
+            TagCondition::Tags(vec!["x".into(), "abc".into()])
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use coffer_application::files::{IssuedLink, LinkListing, LinkVisit, NewLink};
 use coffer_domain::sharing::{LinkId, SharedLink};
@@ -14,10 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::files::{
-    EntryResponse, current_etag, decode_cursor, download_response, encode_cursor, not_modified,
-    requested_range,
-};
+use super::files::{EntryResponse, decode_cursor, encode_cursor, read_request, served_response};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, ClientAddress};
 use crate::problem::{ApiError, Problem};
 use crate::state::ApiState;
@@ -61,9 +58,13 @@ pub struct LinkResponse {
     /// The public API path of the link; only in the answer to its creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     url: Option<String>,
-    /// What it links to, as the owner sees it; absent if that is in the trash.
+    /// What it links to, as the caller sees it; absent if that is in the trash, or outside
+    /// the caller's tree (a member's folder that holds the caller's shared folder).
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<EntryResponse>,
+    /// The email of whoever made it (the owner of a shared folder also sees its members'
+    /// links into it).
+    created_by: String,
     /// When it stops working, if ever.
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<DateTime<Utc>>,
@@ -82,12 +83,14 @@ fn link_response(
     link: SharedLink,
     token: Option<String>,
     target: Option<EntryResponse>,
+    created_by: String,
 ) -> LinkResponse {
     LinkResponse {
         id: link.id.as_uuid(),
         url: token.as_ref().map(|t| format!("/api/v1/public/links/{t}")),
         token,
         target,
+        created_by,
         expires_at: link.expires_at,
         has_password: link.password.is_some(),
         allow_download: link.allow_download,
@@ -103,6 +106,7 @@ fn link_response(
     request_body = CreateLinkRequest,
     responses(
         (status = 201, description = "Created; `token` and `url` are shown only now", body = LinkResponse),
+        (status = 403, description = "The caller may not publish this: a viewer's file, folder or mount point of a shared folder", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Nothing at `path`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Expiry not in the future, or password too short", body = Problem, content_type = "application/problem+json"),
     )
@@ -116,6 +120,7 @@ async fn create_link(
         link,
         token,
         target,
+        created_by,
     } = state
         .files
         .create_link(
@@ -130,22 +135,28 @@ async fn create_link(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(link_response(link, Some(token), Some(target.into()))),
+        Json(link_response(
+            link,
+            Some(token),
+            Some(target.into()),
+            created_by,
+        )),
     ))
 }
 
-/// The caller's links.
+/// The links the caller may see and revoke.
 #[derive(Serialize, ToSchema)]
 pub struct LinkList {
     /// Newest first (revoked ones included, marked).
     links: Vec<LinkResponse>,
 }
 
-/// List the caller's shared links.
+/// List the caller's shared links, and every link into a shared folder the caller owns
+/// (whoever made it).
 #[utoipa::path(
     get, path = "/links", tag = "links",
     security(("bearer" = [])),
-    responses((status = 200, description = "The caller's links", body = LinkList))
+    responses((status = 200, description = "The caller's links and the links into their shared folders", body = LinkList))
 )]
 async fn list_links(
     State(state): State<ApiState>,
@@ -155,19 +166,26 @@ async fn list_links(
     Ok(Json(LinkList {
         links: links
             .into_iter()
-            .map(|LinkListing { link, target }| link_response(link, None, target.map(Into::into)))
+            .map(
+                |LinkListing {
+                     link,
+                     created_by,
+                     target,
+                 }| link_response(link, None, target.map(Into::into), created_by),
+            )
             .collect(),
     }))
 }
 
-/// Revoke a shared link: visitors get 410 from now on.
+/// Revoke a shared link the caller made, or one into a shared folder the caller owns: visitors
+/// get 410 from now on.
 #[utoipa::path(
     delete, path = "/links/{id}", tag = "links",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The link's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "The caller has no such link", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such link among those the caller may revoke", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn revoke_link(
@@ -214,19 +232,41 @@ pub struct LinkFolderListing {
     cursor: Option<String>,
 }
 
+/// The request header that carries a link's password.
+const PASSWORD_HEADER: &str = "x-link-password";
+/// The header that carries a link pass: in answers after a right password, and in requests
+/// instead of the password.
+const PASS_HEADER: &str = "x-link-pass";
+
 fn visit(
+    state: &ApiState,
     token: String,
     headers: &HeaderMap,
     client_address: Option<std::net::IpAddr>,
 ) -> LinkVisit {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     LinkVisit {
+        pass: text(PASS_HEADER).is_some_and(|raw| state.link_passes.check(raw, &token, Utc::now())),
+        password: text(PASSWORD_HEADER).map(str::to_owned),
         token,
-        password: headers
-            .get("x-link-password")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
         client_address,
     }
+}
+
+/// A visit's successful answer; after a right password (the visit got in with one, not with a
+/// pass) it carries a pass for the next requests.
+fn answer(state: &ApiState, visit: &LinkVisit, mut response: Response) -> Response {
+    if visit.password.is_some() && !visit.pass {
+        let pass = state.link_passes.issue(&visit.token, Utc::now());
+        if let Ok(value) = HeaderValue::from_str(&pass) {
+            response.headers_mut().insert(PASS_HEADER, value);
+        }
+    }
+    response
 }
 
 /// Metadata of a linked item, or of a path below a linked folder (no account needed).
@@ -235,7 +275,8 @@ fn visit(
     params(("token" = String, Path, description = "The link's token"), LinkPathQuery,
            ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
     responses(
-        (status = 200, description = "Metadata; paths are relative to the link", body = EntryResponse),
+        (status = 200, description = "Metadata; paths are relative to the link", body = EntryResponse,
+         headers(("X-Link-Pass" = String, description = "After a right password: a pass to send instead of the password for 15 minutes"))),
         (status = 401, description = "Password missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such link, or nothing at that path", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json"),
@@ -248,10 +289,11 @@ async fn public_metadata(
     ApiQuery(query): ApiQuery<LinkPathQuery>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-) -> Result<Json<EntryResponse>, ApiError> {
-    let visit = visit(token, &headers, address);
+) -> Result<Response, ApiError> {
+    let visit = visit(&state, token, &headers, address);
     let path = query.path.as_deref().unwrap_or("/");
-    Ok(Json(state.files.link_metadata(&visit, path).await?.into()))
+    let entry: EntryResponse = state.files.link_metadata(&visit, path).await?.into();
+    Ok(answer(&state, &visit, Json(entry).into_response()))
 }
 
 /// List a linked folder, or a folder below it (no account needed).
@@ -260,7 +302,8 @@ async fn public_metadata(
     params(("token" = String, Path, description = "The link's token"), LinkListQuery,
            ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
     responses(
-        (status = 200, description = "A page of entries", body = LinkFolderListing),
+        (status = 200, description = "A page of entries", body = LinkFolderListing,
+         headers(("X-Link-Pass" = String, description = "After a right password: a pass to send instead of the password for 15 minutes"))),
         (status = 401, description = "Password missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json"),
     )
@@ -271,19 +314,20 @@ async fn public_list(
     ApiQuery(query): ApiQuery<LinkListQuery>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-) -> Result<Json<LinkFolderListing>, ApiError> {
-    let visit = visit(token, &headers, address);
+) -> Result<Response, ApiError> {
+    let visit = visit(&state, token, &headers, address);
     let cursor = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let path = query.path.as_deref().unwrap_or("/");
     let page = state
         .files
         .link_list(&visit, path, query.limit.unwrap_or(500), cursor)
         .await?;
-    Ok(Json(LinkFolderListing {
+    let listing = LinkFolderListing {
         entries: page.entries.into_iter().map(Into::into).collect(),
         has_more: page.cursor.is_some(),
         cursor: page.cursor.as_ref().map(encode_cursor),
-    }))
+    };
+    Ok(answer(&state, &visit, Json(listing).into_response()))
 }
 
 /// Download a linked file, or a file below a linked folder (no account needed); supports
@@ -293,8 +337,10 @@ async fn public_list(
     params(("token" = String, Path, description = "The link's token"), LinkPathQuery,
            ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
     responses(
-        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream",
+         headers(("X-Link-Pass" = String, description = "After a right password: a pass to send instead of the password for 15 minutes"))),
         (status = 206, description = "The requested range"),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
         (status = 401, description = "Password missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The link does not allow downloads", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "Revoked or expired", body = Problem, content_type = "application/problem+json"),
@@ -308,14 +354,12 @@ async fn public_content(
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let visit = visit(token, &headers, address);
+    let visit = visit(&state, token, &headers, address);
     let path = query.path.as_deref().unwrap_or("/");
-    let entry = state.files.link_metadata(&visit, path).await?;
-    let etag = current_etag(&entry);
-    if let Some(response) = not_modified(&headers, etag.as_deref()) {
-        return Ok(response);
-    }
-    let range = requested_range(&headers, etag.as_deref());
-    let download = state.files.link_download(&visit, path, range).await?;
-    Ok(download_response(download))
+    // One visit: the password is checked once, and the conditions against the bytes served.
+    let served = state
+        .files
+        .link_download(&visit, path, read_request(&headers))
+        .await?;
+    Ok(answer(&state, &visit, served_response(served)))
 }

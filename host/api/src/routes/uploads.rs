@@ -5,7 +5,8 @@
 //! `mode` (`add`, `overwrite`, `update` with `rev`), `autorename`, `client_modified` (RFC 3339)
 //! and `filetype` (the media type). Every answer carries `Tus-Resumable: 1.0.0`; once the last
 //! byte has arrived and the file is committed, answers also carry `Coffer-File-Id` and
-//! `Coffer-Rev`.
+//! `Coffer-Rev`. A `POST` with `X-HTTP-Method-Override: PATCH` (or `DELETE`, `HEAD`) on an
+//! upload's URL stands for that method, for clients that cannot send it.
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -35,6 +36,8 @@ const TUS_EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 /// The checksum algorithms accepted in `Upload-Checksum`.
 const CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
+/// The largest upload (`Tus-Max-Size`).
+const MAX_SIZE: u64 = coffer_domain::account::ByteCount::MAX.get();
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -43,7 +46,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
             upload_offset,
             append,
             terminate,
-            resource_capabilities
+            resource_capabilities,
+            overridden
         ))
         // Appends are streamed, whatever their size.
         .layer(DefaultBodyLimit::disable())
@@ -85,12 +89,14 @@ fn capabilities_response() -> Response {
         "tus-checksum-algorithm",
         HeaderValue::from_static(CHECKSUM_ALGORITHMS),
     );
+    headers.insert("tus-max-size", HeaderValue::from(MAX_SIZE));
     response
 }
 
 /// What the server supports (tus discovery).
 ///
-/// Answers `Tus-Version`, `Tus-Extension` and `Tus-Checksum-Algorithm`; needs no token.
+/// Answers `Tus-Version`, `Tus-Extension`, `Tus-Checksum-Algorithm` and `Tus-Max-Size`; needs
+/// no token.
 #[utoipa::path(
     options, path = "/uploads", tag = "uploads",
     responses((status = 204, description = "Capabilities in the headers"))
@@ -113,7 +119,10 @@ async fn resource_capabilities() -> Response {
 ///
 /// Needs `Upload-Length` (deferred lengths are not supported) and `Upload-Metadata` naming the
 /// target. The quota must hold the file on top of the caller's other open uploads. With a body
-/// (`Content-Type: application/offset+octet-stream`), its bytes are the first append.
+/// (`Content-Type: application/offset+octet-stream`), its bytes are the first append: a body
+/// past `Upload-Length`, or one that fails its `Upload-Checksum`, refuses the whole creation; a
+/// body that breaks off leaves the upload where the bytes stopped. An empty file
+/// (`Upload-Length: 0`) is committed at once.
 #[utoipa::path(
     post, path = "/uploads", tag = "uploads",
     security(("bearer" = [])),
@@ -126,7 +135,11 @@ async fn resource_capabilities() -> Response {
     responses(
         (status = 201, description = "Upload created; `Location` is its URL, `Upload-Offset` how much of the body was kept, `Upload-Expires` when it is abandoned"),
         (status = 400, description = "Missing or bad `Upload-Length` or metadata", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An empty file conflicts with the file at the path", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Not tus 1.0.0", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`Upload-Length` is over `Tus-Max-Size`, or the body goes past it", body = Problem, content_type = "application/problem+json"),
+        (status = 460, description = "The body does not match `Upload-Checksum`", body = Problem, content_type = "application/problem+json"),
         (status = 507, description = "The quota cannot hold the file", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -143,6 +156,12 @@ async fn create_upload(
         ));
     }
     let length = number_header(&headers, "upload-length")?;
+    if length > MAX_SIZE {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("Upload-Length is over Tus-Max-Size ({MAX_SIZE} bytes)"),
+        ));
+    }
     let metadata = parse_metadata(text_header(&headers, "upload-metadata").unwrap_or(""))?;
     let input = session_input(&metadata, length)?;
     let session = state.files.start_resumable(&caller, input).await?;
@@ -153,15 +172,20 @@ async fn create_upload(
     let session = if with_body {
         match run_append(&state, &caller, session.id, 0, &headers, body).await {
             Ok(appended) => appended.session,
-            // While the upload lives, whatever happened to its first bytes, the answer says
-            // where it is and the client resumes; a refused commit ended it, and says why.
-            Err(err) => match state.files.upload_session(&caller, session.id).await {
-                Ok(session) => {
-                    tracing::info!(error = ?err, "the first bytes of a new upload failed");
-                    session
+            // A body that broke off leaves the upload where the bytes stopped: the answer says
+            // where, and the client resumes.
+            Err(err) if err.code() == ErrorCode::UploadIncomplete => {
+                tracing::info!(error = ?err, "the first bytes of a new upload broke off");
+                state.files.upload_session(&caller, session.id).await?
+            }
+            // Anything else (a body past the length, a wrong checksum, a refused commit)
+            // refuses the creation: nothing is left behind.
+            Err(err) => {
+                if let Err(cancel) = state.files.cancel_upload(&caller, session.id).await {
+                    tracing::debug!(error = ?cancel, "a refused creation left no upload");
                 }
-                Err(_) => return Err(err),
-            },
+                return Err(err);
+            }
         }
     } else {
         session
@@ -275,6 +299,53 @@ async fn terminate(
         .cancel_upload(&caller, UploadId::from_uuid(id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A method tunnelled through `POST` (tus `X-HTTP-Method-Override`): `PATCH`, `DELETE` or
+/// `HEAD` on the upload, answered as that method would be.
+#[utoipa::path(
+    post, path = "/uploads/{id}", tag = "uploads",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The upload"),
+        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("X-HTTP-Method-Override" = String, Header, description = "`PATCH`, `DELETE` or `HEAD`"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "For `PATCH`: the next bytes"),
+    responses(
+        (status = 200, description = "As `HEAD`"),
+        (status = 204, description = "As `PATCH` or `DELETE`"),
+        (status = 400, description = "As `PATCH`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such upload", body = Problem, content_type = "application/problem+json"),
+        (status = 405, description = "No (or another) method override", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "As `PATCH`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Not tus 1.0.0", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "As `PATCH`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "As `PATCH`", body = Problem, content_type = "application/problem+json"),
+        (status = 460, description = "As `PATCH`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn overridden(
+    state: State<ApiState>,
+    caller: Caller,
+    id: Path<Uuid>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let method = text_header(&headers, "x-http-method-override")
+        .map(|m| m.trim().to_ascii_uppercase())
+        .unwrap_or_default();
+    match method.as_str() {
+        "PATCH" => append(state, caller, id, headers, body).await,
+        "DELETE" => Ok(terminate(state, caller, id).await?.into_response()),
+        "HEAD" => upload_offset(state, caller, id).await,
+        _ => Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "POST on an upload stands for another method: send X-HTTP-Method-Override: PATCH, \
+             DELETE or HEAD",
+        )),
+    }
 }
 
 /// Runs an append in its own task: when the client disconnects mid-body, the request's future
@@ -422,6 +493,12 @@ fn session_input(metadata: &[(String, String)], length: u64) -> Result<NewSessio
     };
     let path = match (get("path"), get("filename")) {
         (Some(path), _) => path.to_owned(),
+        (None, Some(name)) if name.contains(['/', '\\']) => {
+            return Err(bad(
+                "filename",
+                "must be a file name (it is stored at the root); send a path for folders",
+            ));
+        }
         (None, Some(name)) => format!("/{name}"),
         (None, None) => {
             return Err(bad(

@@ -20,11 +20,10 @@ impl Accounts {
         if let Some(address) = input.client_address {
             keys.push(ThrottleKey::ClientAddress(address));
         }
-        for key in &keys {
-            if let Err(retry_after) = self.ports.login_throttle.check(key).await {
-                tracing::warn!(?key, "login throttled");
-                return Err(AppError::Throttled { retry_after });
-            }
+        // Counted before the password is checked: parallel attempts cannot outrun the limit.
+        if let Err(retry_after) = self.ports.login_throttle.attempt(&keys).await {
+            tracing::warn!(?keys, "login throttled");
+            return Err(AppError::Throttled { retry_after });
         }
 
         let user = match &email {
@@ -37,20 +36,12 @@ impl Accounts {
         let password = Password::candidate(&input.password);
         let hash = user.as_ref().map(|u| u.password_hash());
         if !self.ports.passwords.verify(&password, hash).await? {
-            for key in &keys {
-                self.ports.login_throttle.record_failure(key).await;
-            }
             return Err(AppError::InvalidCredentials);
         }
         let Some(user) = user else {
             return Err(AppError::InvalidCredentials);
         };
-        if let Some(account_key) = keys
-            .first()
-            .filter(|k| matches!(k, ThrottleKey::Account(_)))
-        {
-            self.ports.login_throttle.record_success(account_key).await;
-        }
+        self.ports.login_throttle.succeeded(&keys).await;
         if !user.is_active() {
             return Err(AppError::AccountDisabled);
         }

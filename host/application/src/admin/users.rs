@@ -91,7 +91,16 @@ impl Administration {
             } else {
                 UserStatus::Active
             };
+            let disabling = disabled && user.is_active();
             user.set_status(status, caller.user_id)?;
+            if disabling {
+                // A disabled account's links stop for good: enabling it again revives none.
+                let revoked = tx
+                    .links()
+                    .revoke_all_of_owner(user.id(), self.ports.clock.now())
+                    .await?;
+                tracing::info!(revoked, "links of a disabled account revoked");
+            }
         }
         if let Some(is_admin) = changes.is_admin {
             user.set_admin(is_admin, caller.user_id)?;

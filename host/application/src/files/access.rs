@@ -6,7 +6,7 @@
 //! "not found", never a hint that it is there. A member whose role does not allow a change gets
 //! "forbidden".
 
-use coffer_domain::files::{Namespace, NamespaceId};
+use coffer_domain::files::{Namespace, NamespaceId, Node};
 use coffer_domain::sharing::{Membership, Need, Role};
 
 use crate::AppError;
@@ -52,6 +52,29 @@ impl Access {
             Some(role) if role.allows(need) => Ok(role),
             Some(_) => Err(AppError::Forbidden),
         }
+    }
+
+    /// Whether the caller may publish (link) content of `namespace`.
+    pub(crate) fn may_publish(&self, namespace: NamespaceId) -> bool {
+        self.role(namespace)
+            .is_some_and(|role| role.allows(Need::Publish))
+    }
+
+    /// Whether a link made by the caller may show `node`: they may publish its namespace and,
+    /// for a mount point, the shared folder it mounts. The one rule of what a link reaches: a
+    /// link never crosses into a namespace its maker could not link.
+    pub(crate) fn may_publish_node(&self, node: &Node) -> bool {
+        self.may_publish(node.namespace) && node.mount.is_none_or(|shared| self.may_publish(shared))
+    }
+
+    /// The caller may make a link to `node` (see [`Self::may_publish_node`]): "not found" if
+    /// they do not reach it, "forbidden" if they do but may not publish it.
+    pub(crate) fn require_publish(&self, node: &Node) -> Result<(), AppError> {
+        self.require(node.namespace, Need::Publish)?;
+        if let Some(shared) = node.mount {
+            self.require(shared, Need::Publish)?;
+        }
+        Ok(())
     }
 
     /// [`Self::require`] for a change, which also needs the namespace locked by this
@@ -151,6 +174,52 @@ mod tests {
             access.namespaces(),
             [namespace(10), namespace(20), namespace(30)]
         );
+    }
+
+    fn node_in(namespace: NamespaceId, mount: Option<NamespaceId>) -> Node {
+        let mut node = Node::new(
+            NodeId::from_uuid(Uuid::from_u128(500)),
+            namespace,
+            NodeId::from_uuid(Uuid::from_u128(501)),
+            coffer_domain::files::NodeName::parse("Team").unwrap(),
+            coffer_domain::files::NodeKind::Folder,
+            Default::default(),
+        );
+        node.mount = mount;
+        node
+    }
+
+    #[test]
+    fn publishing_a_mount_point_needs_the_right_to_publish_the_shared_folder() {
+        let access = access();
+        // Own folder: fine. A viewer's mount point: refused, although it lies in the home.
+        assert!(
+            access
+                .require_publish(&node_in(namespace(10), None))
+                .is_ok()
+        );
+        assert!(matches!(
+            access.require_publish(&node_in(namespace(10), Some(namespace(20)))),
+            Err(AppError::Forbidden)
+        ));
+        assert!(!access.may_publish_node(&node_in(namespace(10), Some(namespace(20)))));
+        // An editor's mount point and content: fine; a viewer's content: refused.
+        assert!(
+            access
+                .require_publish(&node_in(namespace(10), Some(namespace(30))))
+                .is_ok()
+        );
+        assert!(access.may_publish_node(&node_in(namespace(30), None)));
+        assert!(matches!(
+            access.require_publish(&node_in(namespace(20), None)),
+            Err(AppError::Forbidden)
+        ));
+        // A namespace out of reach: not found, and never published.
+        assert!(matches!(
+            access.require_publish(&node_in(namespace(99), None)),
+            Err(AppError::NotFound(_))
+        ));
+        assert!(!access.may_publish_node(&node_in(namespace(10), Some(namespace(99)))));
     }
 
     #[test]

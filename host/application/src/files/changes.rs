@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use coffer_domain::account::UserId;
 use coffer_domain::files::{NamespaceId, NamespaceKind, Node, NodeId, NodePath};
 
+use super::access::Access;
 use super::locate::{Located, Place};
 use super::{Entry, Files, Target};
 use crate::ports::Transaction;
@@ -21,6 +23,9 @@ pub struct ChangeCursor {
     /// For each namespace the feed reads (the folder's own first, then shared folders mounted
     /// below it), the last journal entry already seen.
     pub positions: Vec<(NamespaceId, u64)>,
+    /// The account it was issued to (none in cursors issued before accounts were recorded):
+    /// a longpoll on it stops once that account no longer reaches a namespace it follows.
+    pub account: Option<UserId>,
 }
 
 /// One item of the change feed, to be applied in order.
@@ -99,6 +104,7 @@ impl Files {
             folder,
             recursive,
             positions,
+            account: Some(caller.user_id),
         })
     }
 
@@ -258,6 +264,7 @@ impl Files {
             .collect();
         {
             let mut tx = self.ports.uow.begin_read().await?;
+            self.check_cursor_reach(tx.as_mut(), &cursor).await?;
             for (namespace, seen) in &cursor.positions {
                 let (seq, _) = tx.changes().position(*namespace).await?;
                 if seq > *seen {
@@ -267,6 +274,38 @@ impl Files {
         }
         if !wakeups.is_empty() {
             futures_util::future::select_all(wakeups).await;
+        }
+        Ok(())
+    }
+
+    /// A cursor whose namespaces are gone (a shared folder was unshared), or that its account
+    /// no longer reaches (it left the folder, or was removed), must be reset, as `continue`
+    /// says too.
+    async fn check_cursor_reach(
+        &self,
+        tx: &mut dyn Transaction,
+        cursor: &ChangeCursor,
+    ) -> Result<(), AppError> {
+        let lost = || AppError::CursorReset("you no longer have access to its folder");
+        for (namespace, _) in &cursor.positions {
+            if tx.namespaces().get(*namespace).await?.is_none() {
+                return Err(lost());
+            }
+        }
+        let Some(account) = cursor.account else {
+            return Ok(());
+        };
+        let Some(home) = tx.namespaces().home_of(account).await? else {
+            return Err(lost());
+        };
+        let memberships = tx.members().of_user(account).await?;
+        let access = Access::new(home, memberships);
+        if cursor
+            .positions
+            .iter()
+            .any(|(namespace, _)| access.role(*namespace).is_none())
+        {
+            return Err(lost());
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Reading: metadata, folder listings and downloads.
 
-use coffer_domain::files::{NodeId, NodePath, RevisionId};
+use coffer_domain::files::{NodeId, NodePath, Revision, RevisionId};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::access::Access;
@@ -45,6 +45,57 @@ impl RangeRequest {
     }
 }
 
+/// Entity tags a conditional request names (`If-None-Match`): any content, or these content
+/// hashes (hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagCondition {
+    /// `*`.
+    Any,
+    /// These content hashes (hex, lower case).
+    Tags(Vec<String>),
+}
+
+impl TagCondition {
+    fn matches(&self, content_hash: &str) -> bool {
+        match self {
+            TagCondition::Any => true,
+            TagCondition::Tags(tags) => tags.iter().any(|t| t.eq_ignore_ascii_case(content_hash)),
+        }
+    }
+}
+
+/// What a download asks for: which bytes, under which conditions (RFC 9110). The conditions
+/// are evaluated against the revision served, in the read that picks it, so the answer and
+/// the bytes always belong to the same content.
+#[derive(Debug, Clone, Default)]
+pub struct ReadRequest {
+    /// The byte range, if one is asked for.
+    pub range: Option<RangeRequest>,
+    /// `If-None-Match`: answer "not modified" if the content has one of these tags.
+    pub if_none_match: Option<TagCondition>,
+    /// `If-Range`: serve `range` only while the content has this tag (a content hash, hex);
+    /// otherwise the whole content.
+    pub if_range: Option<String>,
+}
+
+/// The answer to a download.
+pub enum Served {
+    /// The content still has a tag of `If-None-Match`: nothing to send.
+    NotModified(Entry, Revision),
+    /// The content (or the asked range of it).
+    Content(Download),
+}
+
+impl Served {
+    /// The download, unless the answer is "not modified".
+    pub fn into_download(self) -> Option<Download> {
+        match self {
+            Served::Content(download) => Some(download),
+            Served::NotModified(..) => None,
+        }
+    }
+}
+
 /// Largest listing page.
 pub const MAX_PAGE: u32 = 2000;
 
@@ -59,19 +110,20 @@ impl Files {
         }
     }
 
-    /// A file's content (the current revision, or `rev`), optionally a byte range of it.
+    /// A file's content (the current revision, or `rev`), optionally a byte range of it, with
+    /// the request's conditions evaluated against the revision served.
     pub async fn download(
         &self,
         caller: &Principal,
         target: &str,
         rev: Option<&str>,
-        range: Option<RangeRequest>,
-    ) -> Result<Download, AppError> {
+        request: ReadRequest,
+    ) -> Result<Served, AppError> {
         let target = Target::parse(target)?;
         let rev = rev.map(RevisionId::parse_rev).transpose()?;
         let (mut tx, access) = self.read_access(caller.user_id).await?;
         let entry = self.locate_entry(tx.as_mut(), &access, &target).await?;
-        self.serve(tx, entry, rev, range).await
+        self.serve(tx, entry, rev, request).await
     }
 
     /// The content of a located file: its current revision or `rev`, whole or a range. The
@@ -81,8 +133,8 @@ impl Files {
         mut tx: Box<dyn Transaction>,
         entry: Entry,
         rev: Option<RevisionId>,
-        range: Option<RangeRequest>,
-    ) -> Result<Download, AppError> {
+        request: ReadRequest,
+    ) -> Result<Served, AppError> {
         let current = entry
             .node
             .file
@@ -96,6 +148,15 @@ impl Files {
             .ok_or(AppError::NotFound("revision"))?;
         drop(tx);
 
+        let tag = revision.content_hash().to_hex();
+        if request.if_none_match.is_some_and(|c| c.matches(&tag)) {
+            return Ok(Served::NotModified(entry, revision));
+        }
+        let range = request.range.filter(|_| {
+            request
+                .if_range
+                .is_none_or(|t| t.eq_ignore_ascii_case(&tag))
+        });
         let size = revision.size().get();
         let (range, partial) = match range {
             Some(request) => (request.resolve(size)?, true),
@@ -110,13 +171,13 @@ impl Files {
             })
             .map_err(crate::ports::ContentError::Storage)
             .try_flatten();
-        Ok(Download {
+        Ok(Served::Content(Download {
             entry,
             revision,
             range,
             partial,
             content: Box::pin(content),
-        })
+        }))
     }
 
     /// Lists a folder (`limit` entries at a time, at most [`MAX_PAGE`]), or continues a listing

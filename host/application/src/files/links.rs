@@ -1,5 +1,7 @@
 //! Shared links: a file or folder made reachable by an unguessable URL, for people without an
-//! account. [`Files::open_link`] is the one place that decides whether a visit gets in.
+//! account. [`Files::admit_link`] checks a visitor's password (once, outside any transaction);
+//! `open_link` is the one place that decides, in the visit's read, what an admitted visit
+//! reaches: nothing its maker could not link (see [`Access::may_publish_node`]).
 
 use std::net::IpAddr;
 
@@ -8,11 +10,9 @@ use coffer_domain::account::Password;
 use coffer_domain::files::{Node, NodePath};
 use coffer_domain::sharing::{LinkId, LinkState, SharedLink};
 
-use super::{
-    Download, Entry, Files, FolderPage, ListCursor, ListFrame, RangeRequest, Target,
-    stale_listing_cursor,
-};
-use coffer_domain::sharing::Need;
+use super::access::Access;
+use super::content::{ReadRequest, Served};
+use super::{Entry, Files, FolderPage, ListCursor, ListFrame, Target, stale_listing_cursor};
 
 use crate::ports::{SecretKind, SharingQuestion, ThrottleKey, Transaction};
 use crate::{AppError, Principal};
@@ -39,14 +39,19 @@ pub struct IssuedLink {
     pub token: String,
     /// What it links to.
     pub target: Entry,
+    /// The email of its maker (the caller).
+    pub created_by: String,
 }
 
-/// One of a user's links, with what it links to (`None` if that is trashed now).
+/// A link the caller may see and revoke: their own, or one into a shared folder they own.
 #[derive(Debug, Clone)]
 pub struct LinkListing {
     /// The link.
     pub link: SharedLink,
-    /// The linked file or folder, as the owner sees it.
+    /// The email of whoever made it.
+    pub created_by: String,
+    /// The linked file or folder, as the caller sees it (`None` if that is in the trash, or
+    /// outside the caller's tree: a member's folder that holds the caller's shared folder).
     pub target: Option<Entry>,
 }
 
@@ -57,12 +62,27 @@ pub struct LinkVisit {
     pub token: String,
     /// The password, for a protected link.
     pub password: Option<String>,
+    /// Whether the visit holds a pass for this link's token: handed out after a right
+    /// password, checked (signature, expiry, token) by the edge that issued it. It stands in
+    /// for the password.
+    pub pass: bool,
     /// The visitor's address, for throttling wrong passwords.
     pub client_address: Option<IpAddr>,
 }
 
+/// What an admitted visit reaches, read in the visit's transaction.
+struct LinkScope {
+    link: SharedLink,
+    /// The linked node.
+    root: Node,
+    /// What the link's maker reaches now: a visit goes nowhere they could not link.
+    maker: Access,
+}
+
 impl Files {
-    /// Creates a link to one of the caller's files or folders.
+    /// Creates a link to one of the caller's files or folders. Publishing is a change of who
+    /// can see content: it needs the right to publish what the link reaches directly (for a
+    /// mount point, the shared folder too), see [`Access::require_publish`].
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn create_link(
         &self,
@@ -72,6 +92,14 @@ impl Files {
         let target = Target::parse(&input.path)?;
         let now = self.ports.clock.now();
         SharedLink::check_expiry(input.expires_at, now)?;
+        // Checked in a read transaction, then by the sharing policies (outside any transaction),
+        // then stored.
+        let (target, actor) = {
+            let (mut tx, access) = self.read_access(caller.user_id).await?;
+            let target = self.locate_entry(tx.as_mut(), &access, &target).await?;
+            access.require_publish(&target.node)?;
+            (target, self.actor_facts(tx.as_mut(), caller.user_id).await?)
+        };
         let password = match input.password.as_deref() {
             Some(password) => Some(
                 self.ports
@@ -80,15 +108,6 @@ impl Files {
                     .await?,
             ),
             None => None,
-        };
-        // Checked in a read transaction, then by the sharing policies (outside any transaction),
-        // then stored.
-        let (target, actor) = {
-            let (mut tx, access) = self.read_access(caller.user_id).await?;
-            let target = self.locate_entry(tx.as_mut(), &access, &target).await?;
-            // Publishing content is a change of who can see it: viewers may not.
-            access.require(target.node.namespace, Need::Write)?;
-            (target, self.actor_facts(tx.as_mut(), caller.user_id).await?)
         };
         self.plugins
             .check_sharing(&SharingQuestion::Link {
@@ -123,48 +142,164 @@ impl Files {
             link,
             token: secret.plaintext,
             target,
+            created_by: actor.email,
         })
     }
 
-    /// The caller's links, newest first.
+    /// The links the caller may see and revoke, newest first: their own, and every link into
+    /// a shared folder they own, whoever made it.
     pub async fn list_links(&self, caller: &Principal) -> Result<Vec<LinkListing>, AppError> {
         let (mut tx, access) = self.read_access(caller.user_id).await?;
-        let links = tx.links().list_for_owner(caller.user_id).await?;
+        let links = self.links_in_care_of(tx.as_mut(), &access).await?;
         let mut listings = Vec::with_capacity(links.len());
         for link in links {
             let target = match tx.nodes().get(link.node).await? {
-                Some(node) if node.trashed_at.is_none() => self
-                    .view_path_of(tx.as_mut(), &access, &node)
-                    .await?
-                    .map(|path| Entry { node, path }),
+                Some(node) if node.trashed_at.is_none() => {
+                    self.link_target_view(tx.as_mut(), &access, node).await?
+                }
                 _ => None,
             };
-            listings.push(LinkListing { link, target });
+            let created_by = self.email_of(tx.as_mut(), link.owner).await?.to_string();
+            listings.push(LinkListing {
+                link,
+                created_by,
+                target,
+            });
         }
         Ok(listings)
     }
 
-    /// Revokes one of the caller's links; visitors get "gone" from then on.
+    /// The caller's own links and the links into the shared folders they own, newest first.
+    async fn links_in_care_of(
+        &self,
+        tx: &mut dyn Transaction,
+        access: &Access,
+    ) -> Result<Vec<SharedLink>, AppError> {
+        let mut links = tx.links().list_for_owner(access.home.owner).await?;
+        let owned = access
+            .memberships()
+            .iter()
+            .filter(|m| m.role == coffer_domain::sharing::Role::Owner);
+        for membership in owned {
+            links.extend(tx.links().list_into_namespace(membership.namespace).await?);
+        }
+        links.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.id.as_uuid())));
+        links.dedup_by_key(|l| l.id);
+        Ok(links)
+    }
+
+    /// A linked node as the caller sees it: where it is in their tree, or for a member's mount
+    /// point of the caller's shared folder, the caller's own mount point of it.
+    async fn link_target_view(
+        &self,
+        tx: &mut dyn Transaction,
+        access: &Access,
+        node: Node,
+    ) -> Result<Option<Entry>, AppError> {
+        let path = match self.view_path_of(tx, access, &node).await? {
+            Some(path) => Some(path),
+            None => match node.mount {
+                Some(shared) => self.mount_path(tx, access, shared).await?,
+                None => None,
+            },
+        };
+        Ok(path.map(|path| Entry { node, path }))
+    }
+
+    /// Revokes a link the caller made, or one into a shared folder they own; visitors get
+    /// "gone" from then on.
     pub async fn revoke_link(&self, caller: &Principal, id: LinkId) -> Result<(), AppError> {
         let mut tx = self.ports.uow.begin().await?;
-        let mut link = tx
-            .links()
-            .get(id)
-            .await?
-            .filter(|l| l.owner == caller.user_id)
+        let access = self.access(tx.as_mut(), caller.user_id).await?;
+        let in_care = self.links_in_care_of(tx.as_mut(), &access).await?;
+        let mut link = in_care
+            .into_iter()
+            .find(|l| l.id == id)
             .ok_or(AppError::NotFound("link"))?;
+        let path = match tx.nodes().get(link.node).await? {
+            Some(node) => self
+                .link_target_view(tx.as_mut(), &access, node)
+                .await?
+                .map(|entry| entry.path),
+            None => None,
+        };
+        let actor = self.event_actor(tx.as_mut(), caller).await?;
         link.revoke(self.ports.clock.now());
         tx.links().update(&link).await?;
         tx.commit().await?;
+        if let Some(actor) = actor {
+            self.publish("link-revoked", &actor, path.as_ref(), None);
+        }
         Ok(())
+    }
+
+    /// Lets a visitor in (the first step of every visit), or says why not: the link exists and is neither revoked nor expired,
+    /// and a protected link's password is right (or the visit holds a pass for this link).
+    /// Wrong passwords are throttled per link and per address, each attempt counted before the
+    /// password is checked; the check (argon2) runs once per visit, with no transaction open.
+    /// What the link reaches is decided in the visit's own read ([`Self::open_link`]).
+    async fn admit_link(&self, visit: &LinkVisit) -> Result<LinkId, AppError> {
+        let link = {
+            let mut tx = self.ports.uow.begin_read().await?;
+            Self::live_link(
+                tx.as_mut(),
+                &self.ports.secrets.digest(&visit.token),
+                self.ports.clock.now(),
+            )
+            .await?
+        };
+        let Some(hash) = &link.password else {
+            return Ok(link.id);
+        };
+        if visit.pass {
+            return Ok(link.id);
+        }
+        let given = visit
+            .password
+            .as_deref()
+            .ok_or(AppError::LinkPasswordRequired)?;
+        let mut keys = vec![ThrottleKey::Link(link.id)];
+        keys.extend(visit.client_address.map(ThrottleKey::ClientAddress));
+        if let Err(retry_after) = self.ports.login_throttle.attempt(&keys).await {
+            return Err(AppError::Throttled { retry_after });
+        }
+        if !self
+            .ports
+            .passwords
+            .verify(&Password::candidate(given), Some(hash))
+            .await?
+        {
+            return Err(AppError::InvalidLinkPassword);
+        }
+        self.ports.login_throttle.succeeded(&keys).await;
+        Ok(link.id)
+    }
+
+    /// The link with this token digest, if it works now.
+    async fn live_link(
+        tx: &mut dyn Transaction,
+        digest: &coffer_domain::account::TokenDigest,
+        now: Timestamp,
+    ) -> Result<SharedLink, AppError> {
+        let link = tx
+            .links()
+            .find_by_digest(digest)
+            .await?
+            .ok_or(AppError::NotFound("link"))?;
+        match link.state(now) {
+            LinkState::Active => Ok(link),
+            LinkState::Expired => Err(AppError::LinkGone("has expired")),
+            LinkState::Revoked => Err(AppError::LinkGone("was revoked")),
+        }
     }
 
     /// Metadata of the linked item, or of `path` below a linked folder (`/` is the link's root;
     /// paths are relative to it and cannot leave it).
     pub async fn link_metadata(&self, visit: &LinkVisit, path: &str) -> Result<Entry, AppError> {
+        let admitted = self.admit_link(visit).await?;
         let mut tx = self.ports.uow.begin_read().await?;
-        let (_, root) = self.open_link(tx.as_mut(), visit).await?;
-        self.locate_in_link(tx.as_mut(), &root, path).await
+        let scope = self.open_link(tx.as_mut(), visit, admitted).await?;
+        self.locate_in_link(tx.as_mut(), &scope, path).await
     }
 
     /// A page of a linked folder (or of a folder below it), in name order.
@@ -176,12 +311,13 @@ impl Files {
         cursor: Option<ListCursor>,
     ) -> Result<FolderPage, AppError> {
         let limit = limit.clamp(1, super::content::MAX_PAGE);
+        let admitted = self.admit_link(visit).await?;
         let mut tx = self.ports.uow.begin_read().await?;
-        let (_, root) = self.open_link(tx.as_mut(), visit).await?;
+        let scope = self.open_link(tx.as_mut(), visit, admitted).await?;
         let invalid = stale_listing_cursor;
         let (folder, folder_path, after) = match cursor {
             None => {
-                let entry = self.locate_in_link(tx.as_mut(), &root, path).await?;
+                let entry = self.locate_in_link(tx.as_mut(), &scope, path).await?;
                 if !entry.node.is_folder() {
                     return Err(AppError::NotAllowed("only folders can be listed"));
                 }
@@ -191,15 +327,15 @@ impl Files {
                 let [frame] = &cursor.frames[..] else {
                     return Err(invalid());
                 };
-                let node = if frame.folder == root.id {
-                    root.clone()
+                let node = if frame.folder == scope.root.id {
+                    scope.root.clone()
                 } else {
                     tx.nodes().get(frame.folder).await?.ok_or_else(invalid)?
                 };
                 let path = self
-                    .path_within(tx.as_mut(), &root, &node)
+                    .path_within(tx.as_mut(), &scope, &node)
                     .await?
-                    .filter(|_| node.is_folder())
+                    .filter(|_| node.is_folder() && scope.maker.may_publish_node(&node))
                     .ok_or_else(invalid)?;
                 (node, path, frame.after.clone())
             }
@@ -211,6 +347,7 @@ impl Files {
         let last = children.last().map(|c| c.name.key());
         let entries = children
             .into_iter()
+            .filter(|node| scope.maker.may_publish_node(node))
             .map(|node| Entry {
                 path: folder_path.join(node.name.clone()),
                 node,
@@ -226,98 +363,77 @@ impl Files {
         Ok(FolderPage { entries, cursor })
     }
 
-    /// The content of the linked file, or of a file below a linked folder.
+    /// The content of the linked file, or of a file below a linked folder, with the request's
+    /// conditions evaluated against the revision served.
     pub async fn link_download(
         &self,
         visit: &LinkVisit,
         path: &str,
-        range: Option<RangeRequest>,
-    ) -> Result<Download, AppError> {
+        request: ReadRequest,
+    ) -> Result<Served, AppError> {
+        let admitted = self.admit_link(visit).await?;
         let mut tx = self.ports.uow.begin_read().await?;
-        let (link, root) = self.open_link(tx.as_mut(), visit).await?;
-        if !link.allow_download {
+        let scope = self.open_link(tx.as_mut(), visit, admitted).await?;
+        if !scope.link.allow_download {
             return Err(AppError::DownloadNotAllowed);
         }
-        let entry = self.locate_in_link(tx.as_mut(), &root, path).await?;
-        self.serve(tx, entry, None, range).await
+        let entry = self.locate_in_link(tx.as_mut(), &scope, path).await?;
+        self.serve(tx, entry, None, request).await
     }
 
-    /// The one check of a visit: the link exists, is neither revoked nor expired, the password
-    /// (if any) is right and not being guessed, and what it links to is still live. Returns the
-    /// link and its root node.
+    /// The one check of what an admitted visit reaches, in the visit's read: the link still
+    /// works, its maker's account is active and may still publish what it links to, and that
+    /// is still live. Returns the link, its root node and its maker's reach.
     async fn open_link(
         &self,
         tx: &mut dyn Transaction,
         visit: &LinkVisit,
-    ) -> Result<(SharedLink, Node), AppError> {
+        admitted: LinkId,
+    ) -> Result<LinkScope, AppError> {
         let digest = self.ports.secrets.digest(&visit.token);
-        let link = tx
-            .links()
-            .find_by_digest(&digest)
-            .await?
-            .ok_or(AppError::NotFound("link"))?;
-        match link.state(self.ports.clock.now()) {
-            LinkState::Active => {}
-            LinkState::Expired => return Err(AppError::LinkGone("has expired")),
-            LinkState::Revoked => return Err(AppError::LinkGone("was revoked")),
+        let link = Self::live_link(tx, &digest, self.ports.clock.now()).await?;
+        if link.id != admitted {
+            return Err(AppError::NotFound("link"));
         }
-        if let Some(hash) = &link.password {
-            let mut keys = vec![ThrottleKey::Link(link.id)];
-            keys.extend(visit.client_address.map(ThrottleKey::ClientAddress));
-            for key in &keys {
-                if let Err(retry_after) = self.ports.login_throttle.check(key).await {
-                    return Err(AppError::Throttled { retry_after });
-                }
-            }
-            let given = visit
-                .password
-                .as_deref()
-                .ok_or(AppError::LinkPasswordRequired)?;
-            if !self
-                .ports
-                .passwords
-                .verify(&Password::candidate(given), Some(hash))
-                .await?
-            {
-                for key in &keys {
-                    self.ports.login_throttle.record_failure(key).await;
-                }
-                return Err(AppError::InvalidLinkPassword);
-            }
-            self.ports.login_throttle.record_success(&keys[0]).await;
+        let gone = || AppError::NotFound("link target");
+        // A disabled account's links stop (disabling also revokes them; this covers a link
+        // made while the account was being disabled).
+        let maker_active = tx
+            .users()
+            .get(link.owner)
+            .await?
+            .is_some_and(|user| user.is_active());
+        if !maker_active {
+            return Err(AppError::LinkGone("was revoked"));
         }
         let root = tx
             .nodes()
             .get(link.node)
             .await?
             .filter(|n| n.trashed_at.is_none())
-            .ok_or(AppError::NotFound("link target"))?;
+            .ok_or_else(gone)?;
         if self.live_path_of(tx, &root).await?.is_none() {
-            return Err(AppError::NotFound("link target"));
+            return Err(gone());
         }
-        // A link lives only as long as its maker reaches what it links to (a member who leaves
-        // a shared folder takes their links into it along).
-        let maker_home = self.home(tx, link.owner).await?.id;
-        if root.namespace != maker_home
-            && tx
-                .members()
-                .get(root.namespace, link.owner)
-                .await?
-                .is_none()
-        {
-            return Err(AppError::NotFound("link target"));
+        // A link lives only as long as its maker may publish what it links to: a member who
+        // leaves a shared folder, or becomes a viewer, takes their links into it along.
+        let maker = self.access(tx, link.owner).await?;
+        if !maker.may_publish_node(&root) {
+            return Err(gone());
         }
-        Ok((link, root))
+        Ok(LinkScope { link, root, maker })
     }
 
     /// `path` (relative, `/` = the link's root) below the root. Components are looked up one
-    /// by one from the root down, so nothing outside the linked folder can be named.
+    /// by one from the root down, so nothing outside the linked folder can be named, and a
+    /// mount point of a shared folder the maker may not publish is not there.
     async fn locate_in_link(
         &self,
         tx: &mut dyn Transaction,
-        root: &Node,
+        scope: &LinkScope,
         path: &str,
     ) -> Result<Entry, AppError> {
+        let root = &scope.root;
         let path = NodePath::parse(path)?;
         if path.is_root() {
             let shown = if root.is_folder() {
@@ -344,8 +460,9 @@ impl Files {
                 .nodes()
                 .child(current, &name.key())
                 .await?
+                .filter(|node| scope.maker.may_publish_node(node))
                 .ok_or(AppError::NotFound("path"))?;
-            current = node.id;
+            current = self.contents(tx, &node).await?.1;
             names.push(node.name.clone());
             found = Some(node);
         }
@@ -355,13 +472,15 @@ impl Files {
         })
     }
 
-    /// The path of `node` relative to `root`, if it is `root` or lies (live) below it.
+    /// The path of `node` relative to the link's root, if it is the root or lies (live) below
+    /// it within the root's namespace or the shared folder the root mounts.
     async fn path_within(
         &self,
         tx: &mut dyn Transaction,
-        root: &Node,
+        scope: &LinkScope,
         node: &Node,
     ) -> Result<Option<NodePath>, AppError> {
+        let root = &scope.root;
         if node.id == root.id {
             return Ok(Some(NodePath::root()));
         }
@@ -403,6 +522,7 @@ mod tests {
         LinkVisit {
             token: token.into(),
             password: password.map(Into::into),
+            pass: false,
             client_address: None,
         }
     }
@@ -437,8 +557,10 @@ mod tests {
         assert_eq!(page.entries[0].path.to_string(), "/sub");
         let download = env
             .files
-            .link_download(&v, "/SUB/file.txt", None)
+            .link_download(&v, "/SUB/file.txt", Default::default())
             .await
+            .unwrap()
+            .into_download()
             .unwrap();
         let bytes: Vec<Bytes> = download.content.try_collect().await.unwrap();
         assert_eq!(bytes.concat(), b"inside");
@@ -560,7 +682,12 @@ mod tests {
         let issued = env.files.create_link(&me, input).await.unwrap();
         let v = visit(&issued.token, None);
         assert!(env.files.link_metadata(&v, "/").await.is_ok());
-        let err = env.files.link_download(&v, "/", None).await.err().unwrap();
+        let err = env
+            .files
+            .link_download(&v, "/", Default::default())
+            .await
+            .err()
+            .unwrap();
         assert!(matches!(err, AppError::DownloadNotAllowed));
 
         let err = env
@@ -582,5 +709,73 @@ mod tests {
             "a trashed target is not served"
         );
         assert!(env.files.list_links(&me).await.unwrap()[0].target.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_pass_stands_in_for_the_password_but_not_for_a_live_link() {
+        let env = TestEnv::new(SignupPolicy::Open);
+        env.member("a@example.org").await;
+        let me = env.principal("a@example.org").await;
+        env.upload(&me, "/doc.txt", b"d").await;
+        let mut input = new_link("/doc.txt");
+        input.password = Some("link password".into());
+        let issued = env.files.create_link(&me, input).await.unwrap();
+        let with_pass = LinkVisit {
+            pass: true,
+            ..visit(&issued.token, None)
+        };
+        assert!(env.files.link_metadata(&with_pass, "/").await.is_ok());
+        env.files.revoke_link(&me, issued.link.id).await.unwrap();
+        assert!(matches!(
+            env.files.link_metadata(&with_pass, "/").await,
+            Err(AppError::LinkGone(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn disabling_an_account_revokes_its_links_for_good() {
+        let env = TestEnv::new(SignupPolicy::Open);
+        env.admin("root@example.org").await;
+        let admin = env.principal("root@example.org").await;
+        let user = env.member("a@example.org").await;
+        let me = env.principal("a@example.org").await;
+        env.upload(&me, "/doc.txt", b"d").await;
+        let issued = env
+            .files
+            .create_link(&me, new_link("/doc.txt"))
+            .await
+            .unwrap();
+        let v = visit(&issued.token, None);
+        assert!(env.files.link_metadata(&v, "/").await.is_ok());
+        env.disable(&admin, user.id()).await;
+        assert!(matches!(
+            env.files.link_metadata(&v, "/").await,
+            Err(AppError::LinkGone(_))
+        ));
+        env.admin_uc
+            .update_user(
+                &admin,
+                user.id(),
+                crate::admin::UserChanges {
+                    disabled: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                env.files.link_metadata(&v, "/").await,
+                Err(AppError::LinkGone(_))
+            ),
+            "enabling the account again revives no link"
+        );
+        let me = env.principal("a@example.org").await;
+        assert!(
+            env.files.list_links(&me).await.unwrap()[0]
+                .link
+                .revoked_at
+                .is_some()
+        );
     }
 }

@@ -59,6 +59,9 @@ pub(crate) struct Place {
 pub(crate) struct Room {
     pub used: u64,
     pub quota: ByteCount,
+    /// Whether the quota is another account's (a shared folder's owner): its figures are not
+    /// the caller's to see.
+    pub others: bool,
 }
 
 /// Most numbered alternatives tried by an automatic rename.
@@ -273,17 +276,26 @@ impl Files {
     pub(crate) async fn room_in(
         &self,
         tx: &mut dyn Transaction,
+        access: &Access,
         namespace: NamespaceId,
     ) -> Result<Room, AppError> {
         let owner = self.namespace(tx, namespace).await?.owner;
         let used = tx.namespaces().usage_of_owner(owner).await?;
         let quota = self.quota_of(tx, owner).await?;
-        Ok(Room { used, quota })
+        Ok(Room {
+            used,
+            quota,
+            others: owner != access.home.owner,
+        })
     }
 
-    /// Refuses a change that would take the quota owner past their quota.
+    /// Refuses a change that would take the quota owner past their quota. Only the owner
+    /// learns their figures; anyone else learns that the owner has no room.
     pub(crate) fn check_quota(room: Room, additional: u64) -> Result<(), AppError> {
         if additional > 0 && room.used.saturating_add(additional) > room.quota.get() {
+            if room.others {
+                return Err(AppError::OwnerQuotaExceeded);
+            }
             return Err(AppError::QuotaExceeded {
                 used: room.used,
                 quota: room.quota.get(),

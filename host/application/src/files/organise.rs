@@ -108,7 +108,7 @@ impl Files {
             let origin_owner = self.namespace(tx.as_mut(), origin).await?.owner;
             let target_owner = self.namespace(tx.as_mut(), place.namespace).await?.owner;
             if origin_owner != target_owner {
-                let room = self.room_in(tx.as_mut(), place.namespace).await?;
+                let room = self.room_in(tx.as_mut(), &access, place.namespace).await?;
                 Self::check_quota(room, bytes)?;
             }
             tx.nodes()
@@ -173,7 +173,7 @@ impl Files {
         let bytes: u64 = nodes.iter().map(|n| n.size().get()).sum();
         let (place, name) = self.destination(tx.as_mut(), &access, &source, &to).await?;
         access.require_write(place.namespace)?;
-        let room = self.room_in(tx.as_mut(), place.namespace).await?;
+        let room = self.room_in(tx.as_mut(), &access, place.namespace).await?;
         Self::check_quota(room, bytes)?;
         let name = self
             .free_name(

@@ -65,7 +65,7 @@ impl Files {
             now,
         );
         let growth = restored.size().get().saturating_sub(current.size.get());
-        let room = self.room_in(tx.as_mut(), namespace).await?;
+        let room = self.room_in(tx.as_mut(), &access, namespace).await?;
         Self::check_quota(room, growth)?;
         self.store_revision(tx.as_mut(), &restored).await?;
         entry.node.file = Some(restored.version());

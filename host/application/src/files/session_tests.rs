@@ -325,14 +325,22 @@ async fn a_delta_upload_sends_only_the_changed_block() {
         "{early:?}"
     );
     let hash = started.needed[0].to_hex();
-    let wrong = env
-        .files
-        .put_block(&me, id, &hash, body(&old[BLOCK..2 * BLOCK]))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(wrong, AppError::ContentHashMismatch { .. }),
-        "{wrong:?}"
+    let (indexed, stored) = (env.store.block_count(), env.blobs.len());
+    for seed in [41, 42] {
+        let wrong = env
+            .files
+            .put_block(&me, id, &hash, body(&data(BLOCK, seed)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(wrong, AppError::ContentHashMismatch { .. }),
+            "{wrong:?}"
+        );
+    }
+    assert_eq!(
+        (env.store.block_count(), env.blobs.len()),
+        (indexed, stored),
+        "wrong bytes are neither stored nor indexed"
     );
     env.files
         .put_block(&me, id, &hash, body(&new[BLOCK..2 * BLOCK]))

@@ -144,8 +144,20 @@ impl Files {
         input: NewSession,
     ) -> Result<UploadSession, AppError> {
         let destination = Destination::parse(&input.path, &input.mode)?;
-        self.open_session(caller, input, destination, SessionKind::Stream, Vec::new())
-            .await
+        let session = self
+            .open_session(caller, input, destination, SessionKind::Stream, Vec::new())
+            .await?;
+        if !session.is_complete() {
+            return Ok(session);
+        }
+        // An empty file has all its bytes at creation: it is committed now, as the last append
+        // of a longer one would be.
+        let outcome = self.finish_session(caller, &session).await?;
+        let node = &outcome.entry().node;
+        Ok(UploadSession {
+            committed: node.file.as_ref().map(|file| (node.id, file.revision)),
+            ..session
+        })
     }
 
     /// The caller's upload session (for `HEAD`: how far it has arrived).
@@ -431,36 +443,29 @@ impl Files {
                 reason: "is not a block of this upload".into(),
             });
         };
+        // The block is hashed in memory (it is at most one block) and checked before anything
+        // of it is stored or indexed: wrong bytes leave nothing behind.
         let limit = u64::from(size);
-        let mut received = 0u64;
-        let stored: Vec<(BlockHash, u64)> = self
-            .store_blocks(content, move |len| {
-                received += u64::from(len);
-                if received > limit {
-                    return Err(AppError::Invalid {
-                        field: "body",
-                        reason: format!("this block has {limit} bytes; more arrived"),
-                    });
-                }
-                Ok(())
-            })
-            .try_collect()
-            .await?;
-        match stored.as_slice() {
-            [(actual, len)] if *actual == hash && *len == limit => {}
-            [(actual, _)] if *actual != hash => {
-                return Err(AppError::ContentHashMismatch {
-                    expected: hash.to_hex(),
-                    actual: actual.to_hex(),
-                });
-            }
-            _ => {
-                return Err(AppError::Invalid {
-                    field: "body",
-                    reason: format!("this block has {limit} bytes; {received} arrived"),
-                });
-            }
+        let wrong_size = |arrived: &str| AppError::Invalid {
+            field: "body",
+            reason: format!("this block has {limit} bytes; {arrived} arrived"),
+        };
+        let mut blocks = self.ports.block_hasher.hash_blocks(content);
+        let block = blocks.try_next().await?.ok_or_else(|| wrong_size("none"))?;
+        if u64::from(block.len) > limit || blocks.try_next().await?.is_some() {
+            return Err(wrong_size("more"));
         }
+        drop(blocks);
+        if block.hash != hash {
+            return Err(AppError::ContentHashMismatch {
+                expected: hash.to_hex(),
+                actual: block.hash.to_hex(),
+            });
+        }
+        if u64::from(block.len) != limit {
+            return Err(wrong_size(&block.len.to_string()));
+        }
+        self.store_block(block).await?;
         let expires_at = self.ports.clock.now() + self.rules.upload_expiry;
         let mut tx = self.ports.uow.begin().await?;
         tx.uploads().mark_present(id, &hash, expires_at).await?;

@@ -634,7 +634,7 @@ mod tests {
         for result in [
             env.files.metadata(&t.stranger, &by_id).await.map(|_| ()),
             env.files
-                .download(&t.stranger, &by_id, None, None)
+                .download(&t.stranger, &by_id, None, Default::default())
                 .await
                 .map(|_| ()),
             env.files.delete(&t.stranger, &by_id).await.map(|_| ()),
@@ -853,11 +853,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let visit = crate::files::LinkVisit {
-            token: link.token.clone(),
-            password: None,
-            client_address: None,
-        };
+        let visit = open_visit(&link.token);
         let page = env.files.link_list(&visit, "/", 10, None).await.unwrap();
         assert_eq!(paths(&page.entries), ["/plan.txt"]);
         let inside = env.files.link_metadata(&visit, "/plan.txt").await.unwrap();
@@ -882,6 +878,216 @@ mod tests {
             .unwrap();
         assert!(matches!(
             env.files.link_list(&visit, "/", 10, None).await,
+            Err(AppError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_longpoll_on_a_cursor_into_a_lost_shared_folder_answers_reset_at_once() {
+        let t = team().await;
+        let env = &t.env;
+        let editors = env
+            .files
+            .latest_cursor(&t.editor, "/Team", true)
+            .await
+            .unwrap();
+        let viewers = env.files.latest_cursor(&t.viewer, "/", true).await.unwrap();
+        let owners = env
+            .files
+            .latest_cursor(&t.owner, "/Projects/Team", true)
+            .await
+            .unwrap();
+        let wait = |cursor| {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                env.files.wait_for_changes(cursor),
+            )
+        };
+        // The viewer leaves: their cursor (which follows the folder) is reset, not left waiting.
+        env.files
+            .leave_shared_folder(&t.viewer, t.folder)
+            .await
+            .unwrap();
+        let answer = wait(viewers).await.expect("answers at once");
+        assert!(
+            matches!(answer, Err(AppError::CursorReset(_))),
+            "{answer:?}"
+        );
+        // The owner unshares: the folder's journal is gone.
+        env.files.unshare_folder(&t.owner, t.folder).await.unwrap();
+        for cursor in [editors, owners] {
+            let answer = wait(cursor).await.expect("answers at once");
+            assert!(
+                matches!(answer, Err(AppError::CursorReset(_))),
+                "{answer:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_editor_over_the_owners_quota_learns_only_that_there_is_no_room() {
+        let env = TestEnv::new(SignupPolicy::Open);
+        let owner = env.member_with_quota("o@example.org", 100).await;
+        env.member("e@example.org").await;
+        let editor = env.principal("e@example.org").await;
+        env.upload(&owner, "/private.bin", &[0; 60]).await;
+        env.upload(&owner, "/Team/plan.txt", b"plan").await;
+        let shared = env.files.share_folder(&owner, "/Team").await.unwrap();
+        env.files
+            .add_member(&owner, shared.id, "e@example.org", "editor")
+            .await
+            .unwrap();
+        let err = env
+            .upload_with(&editor, "/Team/big.bin", &[1; 50], UploadMode::Add)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::OwnerQuotaExceeded), "{err:?}");
+        let err = env
+            .upload_with(&owner, "/Team/big.bin", &[1; 50], UploadMode::Add)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, AppError::QuotaExceeded { quota: 100, .. }),
+            "{err:?}"
+        );
+    }
+
+    fn open_visit(token: &str) -> crate::files::LinkVisit {
+        crate::files::LinkVisit {
+            token: token.into(),
+            password: None,
+            pass: false,
+            client_address: None,
+        }
+    }
+
+    fn link_to(path: &str) -> crate::files::NewLink {
+        crate::files::NewLink {
+            path: path.into(),
+            expires_at: None,
+            password: None,
+            allow_download: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_viewer_cannot_publish_the_shared_folder_through_their_mount_point() {
+        let t = team().await;
+        let env = &t.env;
+        let err = env
+            .files
+            .create_link(&t.viewer, link_to("/Team"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::Forbidden), "{err:?}");
+        // By id too: the rule is about the node, not the way it was named.
+        let mount = env.files.metadata(&t.viewer, "/Team").await.unwrap();
+        let err = env
+            .files
+            .create_link(&t.viewer, link_to(&format!("id:{}", mount.node.id)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::Forbidden), "{err:?}");
+        // The editor may, and the owner sees and revokes the editor's link.
+        let link = env
+            .files
+            .create_link(&t.editor, link_to("/Team"))
+            .await
+            .unwrap();
+        let listed = env.files.list_links(&t.owner).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].created_by, "e@example.org");
+        assert_eq!(
+            listed[0].target.as_ref().unwrap().path.to_string(),
+            "/Projects/Team",
+            "shown where the owner has the folder"
+        );
+        assert!(env.files.list_links(&t.viewer).await.unwrap().is_empty());
+        assert!(matches!(
+            env.files.revoke_link(&t.stranger, link.link.id).await,
+            Err(AppError::NotFound(_))
+        ));
+        env.files.revoke_link(&t.owner, link.link.id).await.unwrap();
+        assert!(matches!(
+            env.files
+                .link_list(&open_visit(&link.token), "/", 10, None)
+                .await,
+            Err(AppError::LinkGone(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_link_above_a_mount_point_does_not_cross_into_a_folder_its_maker_cannot_publish() {
+        let t = team().await;
+        let env = &t.env;
+        env.files
+            .create_folder(&t.viewer, "/Holder", false, false)
+            .await
+            .unwrap();
+        env.files
+            .move_entry(&t.viewer, "/Team", "/Holder/Team", false)
+            .await
+            .unwrap();
+        env.upload(&t.viewer, "/Holder/own.txt", b"own").await;
+        let link = env
+            .files
+            .create_link(&t.viewer, link_to("/Holder"))
+            .await
+            .unwrap();
+        let visit = open_visit(&link.token);
+        let page = env.files.link_list(&visit, "/", 10, None).await.unwrap();
+        assert_eq!(
+            paths(&page.entries),
+            ["/own.txt"],
+            "the mount point is not there"
+        );
+        for path in ["/Team", "/Team/plan.txt"] {
+            assert!(matches!(
+                env.files.link_metadata(&visit, path).await,
+                Err(AppError::NotFound(_))
+            ));
+        }
+        // The owner sees the link that holds their folder (not where it is: that is the
+        // viewer's tree) and may revoke it.
+        let listed = env.files.list_links(&t.owner).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].target.is_none());
+
+        // The same link made by an editor shows the shared folder's content, until the editor
+        // becomes a viewer.
+        env.files
+            .create_folder(&t.editor, "/Holder", false, false)
+            .await
+            .unwrap();
+        env.files
+            .move_entry(&t.editor, "/Team", "/Holder/Team", false)
+            .await
+            .unwrap();
+        let link = env
+            .files
+            .create_link(&t.editor, link_to("/Holder"))
+            .await
+            .unwrap();
+        let visit = open_visit(&link.token);
+        let page = env
+            .files
+            .link_list(&visit, "/Team", 10, None)
+            .await
+            .unwrap();
+        assert_eq!(paths(&page.entries), ["/Team/plan.txt"]);
+        assert!(
+            env.files
+                .link_metadata(&visit, "/Team/plan.txt")
+                .await
+                .is_ok()
+        );
+        let editor_id = env.principal("e@example.org").await.user_id;
+        env.files
+            .set_member_role(&t.owner, t.folder, editor_id, "viewer")
+            .await
+            .unwrap();
+        assert!(matches!(
+            env.files.link_metadata(&visit, "/Team/plan.txt").await,
             Err(AppError::NotFound(_))
         ));
     }

@@ -5,7 +5,9 @@ use coffer_domain::account::SignupPolicy;
 use coffer_domain::files::{BLOCK_SIZE, BlockHash, ContentHash};
 use futures_util::TryStreamExt;
 
-use super::{ListCursor, RangeRequest, UploadMode, UploadOutcome};
+use super::{
+    ListCursor, RangeRequest, ReadRequest, Served, TagCondition, UploadMode, UploadOutcome,
+};
 use crate::testing::TestEnv;
 use crate::{AppError, Principal};
 
@@ -519,8 +521,10 @@ async fn old_revisions_can_be_listed_downloaded_and_restored() {
     let old_rev = v1.entry().node.file.clone().unwrap().revision.rev();
     let old = env
         .files
-        .download(&me, "/doc.txt", Some(&old_rev), None)
+        .download(&me, "/doc.txt", Some(&old_rev), Default::default())
         .await
+        .unwrap()
+        .into_download()
         .unwrap();
     let bytes: Vec<Bytes> = old.content.try_collect().await.unwrap();
     assert_eq!(bytes.concat(), b"first");
@@ -571,8 +575,10 @@ async fn ranges_read_across_blocks() {
     for (range, expected) in cases {
         let download = env
             .files
-            .download(&me, "/big.bin", None, Some(range))
+            .download(&me, "/big.bin", None, ranged(range))
             .await
+            .unwrap()
+            .into_download()
             .unwrap();
         assert_eq!(download.range, (expected.start as u64, expected.end as u64));
         let bytes: Vec<Bytes> = download.content.try_collect().await.unwrap();
@@ -584,11 +590,89 @@ async fn ranges_read_across_blocks() {
     };
     let err = env
         .files
-        .download(&me, "/big.bin", None, Some(beyond))
+        .download(&me, "/big.bin", None, ranged(beyond))
         .await
         .err()
         .unwrap();
     assert!(matches!(err, AppError::RangeNotSatisfiable { .. }));
+}
+
+fn ranged(range: RangeRequest) -> ReadRequest {
+    ReadRequest {
+        range: Some(range),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn conditions_are_evaluated_against_the_revision_served() {
+    let (env, me) = setup().await;
+    env.upload(&me, "/doc.txt", b"first version").await;
+    let first = env.files.metadata(&me, "/doc.txt").await.unwrap();
+    let first_tag = first.node.file.unwrap().content_hash.to_hex();
+    let request = |tags: Vec<String>, if_range: Option<String>| ReadRequest {
+        range: Some(RangeRequest::From {
+            start: 0,
+            end: Some(4),
+        }),
+        if_none_match: (!tags.is_empty()).then_some(TagCondition::Tags(tags)),
+        if_range,
+    };
+    let served = env
+        .files
+        .download(
+            &me,
+            "/doc.txt",
+            None,
+            request(vec![first_tag.clone()], None),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(served, Served::NotModified(..)));
+
+    // The content changes between the client's look and its request: the answer is about the
+    // new content, whole (the If-Range tag is stale), never a range of it under the old tag.
+    env.upload_with(&me, "/doc.txt", b"second version", UploadMode::Overwrite)
+        .await
+        .unwrap();
+    let download = env
+        .files
+        .download(
+            &me,
+            "/doc.txt",
+            None,
+            request(vec![first_tag.clone()], Some(first_tag)),
+        )
+        .await
+        .unwrap()
+        .into_download()
+        .expect("modified since");
+    assert!(!download.partial);
+    let bytes: Vec<Bytes> = download.content.try_collect().await.unwrap();
+    assert_eq!(bytes.concat(), b"second version");
+    let second_tag = download.revision.content_hash().to_hex();
+    let download = env
+        .files
+        .download(&me, "/doc.txt", None, request(vec![], Some(second_tag)))
+        .await
+        .unwrap()
+        .into_download()
+        .unwrap();
+    assert_eq!(download.range, (0, 5), "a current If-Range keeps the range");
+    let served = env
+        .files
+        .download(
+            &me,
+            "/doc.txt",
+            None,
+            ReadRequest {
+                if_none_match: Some(TagCondition::Any),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(served, Served::NotModified(..)));
 }
 
 #[tokio::test]

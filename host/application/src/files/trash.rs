@@ -101,7 +101,7 @@ impl Files {
             ));
         }
         let bytes = tx.nodes().subtree_bytes(id).await?;
-        let room = self.room_in(tx.as_mut(), namespace).await?;
+        let room = self.room_in(tx.as_mut(), &access, namespace).await?;
         Self::check_quota(room, bytes)?;
         node.name = self
             .free_name(

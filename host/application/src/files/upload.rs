@@ -198,7 +198,7 @@ impl Files {
             .namespace_hint(tx.as_mut(), &access, &Target::Path(destination.parent()))
             .await?;
         access.require(namespace, Need::Write)?;
-        let room = self.room_in(tx.as_mut(), namespace).await?;
+        let room = self.room_in(tx.as_mut(), &access, namespace).await?;
         // Who uploads and whose quota it uses, for the plugins that guard uploads, if any.
         let people = if self.plugins.guards_uploads() {
             let actor = self.actor_facts(tx.as_mut(), caller.user_id).await?;
@@ -318,7 +318,7 @@ impl Files {
             }
         };
         let growth = stored.size.saturating_sub(old_size);
-        let room = self.room_in(tx.as_mut(), namespace).await?;
+        let room = self.room_in(tx.as_mut(), &access, namespace).await?;
         Self::check_quota(room, growth)?;
 
         let revision = Revision::new(

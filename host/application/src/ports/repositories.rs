@@ -343,8 +343,20 @@ pub trait LinkRepository: Send {
     async fn get(&mut self, id: LinkId) -> Result<Option<SharedLink>, RepositoryError>;
     /// A user's links, newest first.
     async fn list_for_owner(&mut self, owner: UserId) -> Result<Vec<SharedLink>, RepositoryError>;
+    /// Every link that may reach into `namespace`, whoever made it, newest first: links to its
+    /// content, to a mount point of it, and to a folder holding such a mount point.
+    async fn list_into_namespace(
+        &mut self,
+        namespace: NamespaceId,
+    ) -> Result<Vec<SharedLink>, RepositoryError>;
     /// Saves a link's revocation.
     async fn update(&mut self, link: &SharedLink) -> Result<(), RepositoryError>;
+    /// Revokes, as of `at`, every link of `owner` not revoked yet; returns how many.
+    async fn revoke_all_of_owner(
+        &mut self,
+        owner: UserId,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError>;
 }
 
 /// The per-namespace change journal.

@@ -79,15 +79,18 @@ pub enum ThrottleKey {
     Link(coffer_domain::sharing::LinkId),
 }
 
-/// Counts failed logins and says when to refuse further attempts.
+/// Counts password attempts and says when to refuse further ones.
+///
+/// An attempt counts as a failure from the moment it is admitted, before its password is
+/// checked, so that parallel attempts cannot outrun the limit; a success takes it back.
 #[async_trait]
 pub trait LoginThrottle: Send + Sync {
-    /// `Err(retry_after)` while attempts for `key` are refused.
-    async fn check(&self, key: &ThrottleKey) -> Result<(), Duration>;
-    /// Records a failed attempt.
-    async fn record_failure(&self, key: &ThrottleKey);
-    /// Forgets past failures after a successful attempt.
-    async fn record_success(&self, key: &ThrottleKey);
+    /// Admits one attempt against every key at once and counts it: `Err(retry_after)`, with
+    /// nothing counted, while any of them is locked out.
+    async fn attempt(&self, keys: &[ThrottleKey]) -> Result<(), Duration>;
+    /// The attempt admitted for `keys` succeeded: an account's or a link's failures are
+    /// forgotten; a client address gets its attempt back.
+    async fn succeeded(&self, keys: &[ThrottleKey]);
 }
 
 /// A future that completes when something it waits for happens.

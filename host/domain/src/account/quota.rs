@@ -20,7 +20,7 @@ impl ByteCount {
     }
 
     /// The count.
-    pub fn get(self) -> u64 {
+    pub const fn get(self) -> u64 {
         self.0
     }
 }

@@ -22,6 +22,8 @@ pub enum Need {
     Read,
     /// Create, change, move or delete content.
     Write,
+    /// Make content reachable by people outside the folder (a shared link).
+    Publish,
     /// Add and remove members, change roles, unshare.
     Manage,
 }
@@ -64,7 +66,7 @@ impl Role {
     pub fn allows(&self, need: Need) -> bool {
         match need {
             Need::Read => true,
-            Need::Write => *self >= Role::Editor,
+            Need::Write | Need::Publish => *self >= Role::Editor,
             Need::Manage => *self == Role::Owner,
         }
     }
@@ -93,12 +95,12 @@ mod tests {
     fn roles_allow_what_their_rank_allows() {
         use Need::*;
         let cases = [
-            (Role::Viewer, [true, false, false]),
-            (Role::Editor, [true, true, false]),
-            (Role::Owner, [true, true, true]),
+            (Role::Viewer, [true, false, false, false]),
+            (Role::Editor, [true, true, true, false]),
+            (Role::Owner, [true, true, true, true]),
         ];
         for (role, expected) in cases {
-            let got = [Read, Write, Manage].map(|need| role.allows(need));
+            let got = [Read, Write, Publish, Manage].map(|need| role.allows(need));
             assert_eq!(got, expected, "{role:?}");
         }
     }

@@ -75,25 +75,12 @@ impl InMemoryLoginThrottle {
     }
 }
 
-#[async_trait]
-impl LoginThrottle for InMemoryLoginThrottle {
-    async fn check(&self, key: &ThrottleKey) -> Result<(), Duration> {
-        let now = self.clock.now();
-        let keys = self.keys.lock().expect("throttle lock poisoned");
-        match keys.get(key).and_then(|f| f.locked_until) {
-            Some(until) if until > now => Err((until - now).to_std().unwrap_or_default()),
-            _ => Ok(()),
-        }
-    }
-
-    async fn record_failure(&self, key: &ThrottleKey) {
-        let now = self.clock.now();
+impl InMemoryLoginThrottle {
+    /// Counts one attempt against `key` (the window restarts when it has passed), locking the
+    /// key once the count reaches its limit; each attempt past the limit doubles the lockout.
+    fn count(&self, keys: &mut HashMap<ThrottleKey, Failures>, key: &ThrottleKey, now: Timestamp) {
         let window = Self::delta(self.rules.window);
         let limit = self.limit(key);
-        let mut keys = self.keys.lock().expect("throttle lock poisoned");
-        if keys.len() >= PRUNE_ABOVE {
-            keys.retain(|_, f| f.since + window > now || f.locked_until.is_some_and(|u| u > now));
-        }
         let entry = keys.entry(key.clone()).or_insert(Failures {
             count: 0,
             since: now,
@@ -117,12 +104,50 @@ impl LoginThrottle for InMemoryLoginThrottle {
             entry.locked_until = Some(now + Self::delta(lockout));
         }
     }
+}
 
-    async fn record_success(&self, key: &ThrottleKey) {
-        self.keys
-            .lock()
-            .expect("throttle lock poisoned")
-            .remove(key);
+#[async_trait]
+impl LoginThrottle for InMemoryLoginThrottle {
+    async fn attempt(&self, keys: &[ThrottleKey]) -> Result<(), Duration> {
+        let now = self.clock.now();
+        let window = Self::delta(self.rules.window);
+        let mut tracked = self.keys.lock().expect("throttle lock poisoned");
+        if tracked.len() >= PRUNE_ABOVE {
+            tracked
+                .retain(|_, f| f.since + window > now || f.locked_until.is_some_and(|u| u > now));
+        }
+        let locked_until = keys
+            .iter()
+            .filter_map(|key| tracked.get(key).and_then(|f| f.locked_until))
+            .filter(|until| *until > now)
+            .max();
+        if let Some(until) = locked_until {
+            return Err((until - now).to_std().unwrap_or_default());
+        }
+        for key in keys {
+            self.count(&mut tracked, key, now);
+        }
+        Ok(())
+    }
+
+    async fn succeeded(&self, keys: &[ThrottleKey]) {
+        let mut tracked = self.keys.lock().expect("throttle lock poisoned");
+        for key in keys {
+            match key {
+                ThrottleKey::ClientAddress(_) => {
+                    let limit = self.limit(key);
+                    if let Some(entry) = tracked.get_mut(key) {
+                        entry.count = entry.count.saturating_sub(1);
+                        if entry.count < limit {
+                            entry.locked_until = None;
+                        }
+                    }
+                }
+                ThrottleKey::Account(_) | ThrottleKey::Link(_) => {
+                    tracked.remove(key);
+                }
+            }
+        }
     }
 }
 
@@ -147,62 +172,113 @@ mod tests {
         ThrottleKey::Account(Email::parse("a@example.org").unwrap())
     }
 
+    fn address() -> ThrottleKey {
+        ThrottleKey::ClientAddress(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
     #[tokio::test]
     async fn locks_an_account_after_the_limit_and_doubles_the_lockout() {
         let (throttle, clock) = setup();
-        let key = account();
-        for _ in 0..4 {
-            throttle.record_failure(&key).await;
-            assert!(throttle.check(&key).await.is_ok());
+        let key = [account()];
+        for _ in 0..5 {
+            assert!(throttle.attempt(&key).await.is_ok());
         }
-        throttle.record_failure(&key).await;
-        assert_eq!(throttle.check(&key).await, Err(Duration::from_secs(30)));
+        assert_eq!(throttle.attempt(&key).await, Err(Duration::from_secs(30)));
         clock.advance(TimeDelta::seconds(30));
-        assert!(throttle.check(&key).await.is_ok(), "lockout is over");
-        throttle.record_failure(&key).await;
-        assert_eq!(throttle.check(&key).await, Err(Duration::from_secs(60)));
+        assert!(throttle.attempt(&key).await.is_ok(), "lockout is over");
+        assert_eq!(throttle.attempt(&key).await, Err(Duration::from_secs(60)));
+    }
+
+    #[tokio::test]
+    async fn attempts_count_before_their_outcome_so_parallel_ones_cannot_outrun_the_limit() {
+        let (throttle, _clock) = setup();
+        let throttle = Arc::new(throttle);
+        let keys = [account()];
+        let attempts: Vec<_> = (0..20)
+            .map(|_| {
+                let throttle = throttle.clone();
+                let keys = keys.clone();
+                tokio::spawn(async move { throttle.attempt(&keys).await.is_ok() })
+            })
+            .collect();
+        let mut admitted = 0;
+        for attempt in attempts {
+            admitted += u32::from(attempt.await.unwrap());
+        }
+        assert_eq!(admitted, 5, "only the limit's worth is ever checked");
+    }
+
+    #[tokio::test]
+    async fn a_refused_key_counts_nothing_on_the_others() {
+        let (throttle, _clock) = setup();
+        for _ in 0..5 {
+            throttle.attempt(&[account()]).await.unwrap();
+        }
+        assert!(throttle.attempt(&[address(), account()]).await.is_err());
+        for _ in 0..19 {
+            throttle.attempt(&[address()]).await.unwrap();
+        }
+        assert!(throttle.attempt(&[address()]).await.is_ok(), "20th");
+        assert!(throttle.attempt(&[address()]).await.is_err());
     }
 
     #[tokio::test]
     async fn lockout_is_capped() {
-        let (throttle, _clock) = setup();
-        let key = account();
+        let clock = ManualClock::default();
+        let rules = ThrottleRules {
+            window: Duration::from_secs(24 * 3600),
+            ..ThrottleRules::default()
+        };
+        let throttle = InMemoryLoginThrottle::new(rules, Arc::new(clock.clone()));
+        let key = [account()];
         for _ in 0..40 {
-            throttle.record_failure(&key).await;
+            if let Err(wait) = throttle.attempt(&key).await {
+                clock.advance(TimeDelta::from_std(wait).unwrap());
+                throttle.attempt(&key).await.unwrap();
+            }
         }
         assert_eq!(
-            throttle.check(&key).await,
+            throttle.attempt(&key).await,
             Err(Duration::from_secs(15 * 60))
         );
     }
 
     #[tokio::test]
-    async fn addresses_get_a_higher_limit() {
+    async fn success_resets_an_account_and_gives_an_address_its_attempt_back() {
         let (throttle, _clock) = setup();
-        let key = ThrottleKey::ClientAddress(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        for _ in 0..19 {
-            throttle.record_failure(&key).await;
+        let keys = [account(), address()];
+        for _ in 0..4 {
+            throttle.attempt(&keys).await.unwrap();
         }
-        assert!(throttle.check(&key).await.is_ok());
-        throttle.record_failure(&key).await;
-        assert!(throttle.check(&key).await.is_err());
+        throttle.succeeded(&keys).await;
+        // The account starts over; the address keeps the three failures.
+        for _ in 0..5 {
+            throttle.attempt(&[account()]).await.unwrap();
+        }
+        for _ in 0..100 {
+            throttle.attempt(&[address()]).await.unwrap();
+            throttle.succeeded(&[address()]).await;
+        }
+        for _ in 0..17 {
+            throttle.attempt(&[address()]).await.unwrap();
+        }
+        assert!(
+            throttle.attempt(&[address()]).await.is_err(),
+            "3 + 17 = 20 attempts"
+        );
     }
 
     #[tokio::test]
-    async fn old_failures_are_forgotten_and_success_resets() {
+    async fn old_failures_are_forgotten() {
         let (throttle, clock) = setup();
-        let key = account();
+        let key = [account()];
         for _ in 0..4 {
-            throttle.record_failure(&key).await;
+            throttle.attempt(&key).await.unwrap();
         }
         clock.advance(TimeDelta::minutes(15));
-        throttle.record_failure(&key).await;
-        assert!(throttle.check(&key).await.is_ok(), "the window restarted");
-        for _ in 0..4 {
-            throttle.record_failure(&key).await;
+        for _ in 0..5 {
+            assert!(throttle.attempt(&key).await.is_ok(), "the window restarted");
         }
-        assert!(throttle.check(&key).await.is_err());
-        throttle.record_success(&key).await;
-        assert!(throttle.check(&key).await.is_ok());
+        assert!(throttle.attempt(&key).await.is_err());
     }
 }

@@ -227,7 +227,19 @@ pub const FIND_LINK_BY_DIGEST: &str = select_links!("WHERE token_digest = $1");
 pub const GET_LINK: &str = select_links!("WHERE id = $1");
 pub const LINKS_OF_OWNER: &str =
     select_links!("WHERE owner_id = $1 ORDER BY created_at DESC, id DESC");
+/// Links to a namespace's content, to its mount points, and to folders above those.
+pub const LINKS_INTO_NAMESPACE: &str = concat!(
+    "WITH RECURSIVE reaching(id, parent_id) AS ( \
+     SELECT id, parent_id FROM nodes WHERE mount_namespace_id = $1 \
+     UNION SELECT n.id, n.parent_id FROM nodes n JOIN reaching r ON n.id = r.parent_id) ",
+    select_links!(
+        "WHERE namespace_id = $1 OR node_id IN (SELECT id FROM reaching) \
+         ORDER BY created_at DESC, id DESC"
+    )
+);
 pub const UPDATE_LINK: &str = "UPDATE shared_links SET revoked_at = $2 WHERE id = $1";
+pub const REVOKE_LINKS_OF_OWNER: &str =
+    "UPDATE shared_links SET revoked_at = $2 WHERE owner_id = $1 AND revoked_at IS NULL";
 
 // --- change journal ----------------------------------------------------------------------------
 

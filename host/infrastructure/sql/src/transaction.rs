@@ -1043,6 +1043,17 @@ macro_rules! sql_transaction {
                 .await
             }
 
+            async fn list_into_namespace(
+                &mut self,
+                namespace: NamespaceId,
+            ) -> Result<Vec<SharedLink>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, LinkRow>(LINKS_INTO_NAMESPACE).bind(namespace.as_uuid()),
+                    LinkRow::into_link,
+                )
+                .await
+            }
+
             async fn update(&mut self, link: &SharedLink) -> Result<(), RepositoryError> {
                 sqlx::query(UPDATE_LINK)
                     .bind(link.id.as_uuid())
@@ -1051,6 +1062,20 @@ macro_rules! sql_transaction {
                     .await
                     .map_err(backend_error)?;
                 Ok(())
+            }
+
+            async fn revoke_all_of_owner(
+                &mut self,
+                owner: UserId,
+                at: Timestamp,
+            ) -> Result<u64, RepositoryError> {
+                let done = sqlx::query(REVOKE_LINKS_OF_OWNER)
+                    .bind(owner.as_uuid())
+                    .bind(micros(at))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected())
             }
         }
 
