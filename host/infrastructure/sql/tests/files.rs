@@ -8,7 +8,7 @@ use coffer_domain::files::{
     BlockHash, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, NodeName, NodePath,
     Revision, RevisionId, SessionBlock, SessionKind, UploadId, UploadSession, WriteMode,
 };
-use coffer_domain::sharing::{Membership, Role};
+use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
 use coffer_sql::testing::TestDatabase;
 use coffer_sql::{Backend, SqlStore, StoreOptions};
 use uuid::Uuid;
@@ -36,6 +36,7 @@ on_both_backends!(
     sharing_moves_a_subtree_into_its_own_namespace_and_members_mount_it,
     upload_sessions_append_by_offset_and_keep_their_blocks_from_collection,
     delta_sessions_mark_blocks_present_and_find_blocks_by_namespace,
+    links_into_a_namespace_include_its_mount_points_and_folders_above_them,
 );
 
 struct World {
@@ -854,4 +855,76 @@ async fn delta_sessions_mark_blocks_present_and_find_blocks_by_namespace(world: 
         vec![BlockHash::of(b"gone")]
     );
     tx.commit().await.unwrap();
+}
+
+async fn links_into_a_namespace_include_its_mount_points_and_folders_above_them(world: World) {
+    let home = world.namespace.clone();
+    let shared = Namespace {
+        id: NamespaceId::from_uuid(Uuid::from_u128(30)),
+        kind: NamespaceKind::Shared,
+        owner: home.owner,
+        root: NodeId::from_uuid(Uuid::from_u128(31)),
+        used: ByteCount::default(),
+    };
+    let holder = folder(&world, 1, home.root, "Holder");
+    let mut mount = folder(&world, 2, holder.id, "Team");
+    mount.mount = Some(shared.id);
+    let other = folder(&world, 3, home.root, "Other");
+    let mut inside = folder(&world, 4, shared.root, "Plans");
+    inside.namespace = shared.id;
+    let link = |n: u8, node: &Node| SharedLink {
+        id: LinkId::from_uuid(Uuid::from_u128(700 + u128::from(n))),
+        token_digest: coffer_domain::account::TokenDigest::from_bytes([n; 32]),
+        owner: home.owner,
+        namespace: node.namespace,
+        node: node.id,
+        password: None,
+        expires_at: None,
+        allow_download: true,
+        created_at: at(i64::from(n)),
+        revoked_at: None,
+    };
+    let links = [
+        link(1, &mount),
+        link(2, &holder),
+        link(3, &other),
+        link(4, &inside),
+    ];
+    let mut tx = world.store.begin().await.unwrap();
+    tx.namespaces().insert(&shared, at(0)).await.unwrap();
+    for node in [&holder, &mount, &other, &inside] {
+        tx.nodes().insert(node).await.unwrap();
+    }
+    for link in &links {
+        tx.links().insert(link).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = world.store.begin().await.unwrap();
+    let into = tx.links().list_into_namespace(shared.id).await.unwrap();
+    assert_eq!(
+        into.iter().map(|l| l.id).collect::<Vec<_>>(),
+        [links[3].id, links[1].id, links[0].id],
+        "newest first; the unrelated folder's link is not among them"
+    );
+    assert_eq!(
+        tx.links()
+            .revoke_all_of_owner(home.owner, at(9))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        tx.links()
+            .revoke_all_of_owner(home.owner, at(10))
+            .await
+            .unwrap(),
+        0,
+        "revoked links stay as they were"
+    );
+    tx.commit().await.unwrap();
+    let mut tx = world.store.begin().await.unwrap();
+    for link in tx.links().list_for_owner(home.owner).await.unwrap() {
+        assert_eq!(link.revoked_at, Some(at(9)));
+    }
 }
