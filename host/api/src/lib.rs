@@ -8,6 +8,7 @@ mod cursors;
 mod extract;
 mod link_passes;
 mod middleware;
+mod openapi_errors;
 mod problem;
 mod routes;
 mod state;
@@ -24,7 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// The whole HTTP application: API, OpenAPI document, docs page and health probes.
 pub fn app(state: ApiState) -> Router {
-    let (api, openapi) = api_router().split_for_parts();
+    let (api, mut openapi) = api_router().split_for_parts();
+    openapi_errors::document_errors(&mut openapi);
     let openapi_json = serde_json::to_string(&openapi).expect("OpenAPI document serialises");
     let routes = Router::new()
         .nest("/api/v1", api)
@@ -38,7 +40,9 @@ pub fn app(state: ApiState) -> Router {
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut openapi = api_router().split_for_parts().1;
+    openapi_errors::document_errors(&mut openapi);
+    openapi
 }
 
 fn api_router() -> OpenApiRouter<ApiState> {
