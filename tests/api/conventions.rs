@@ -2,7 +2,7 @@
 
 use coffer_tests::{Backend, PASSWORD, TestApp, assert_problem, on_both_backends};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 on_both_backends!(
     health_and_readiness_probes_answer,
@@ -10,6 +10,8 @@ on_both_backends!(
     malformed_bodies_get_the_same_problem_shape,
     every_response_carries_a_request_id,
     the_openapi_document_describes_every_route,
+    parameters_that_are_not_utf8_are_refused,
+    every_client_error_on_every_route_is_a_problem,
 );
 
 async fn health_and_readiness_probes_answer(backend: Backend) {
@@ -170,6 +172,129 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
     let page = app.request(Method::GET, "/api/docs").send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("/api/v1/openapi.json"));
+}
+
+/// Query strings and path parameters must be UTF-8 once percent-decoded: they are refused, not
+/// read with replacement characters (a file named `bad-\u{FFFD}.txt` is never stored).
+async fn parameters_that_are_not_utf8_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = app.user("a@example.org").await;
+    let put = app.put(&token, "path=/bad-%FF.txt", b"x".to_vec()).await;
+    let body = assert_problem(put, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+    assert!(body["detail"].as_str().unwrap().contains("UTF-8"), "{body}");
+    for path in [
+        "/api/v1/files/metadata?path=/caf%C3",
+        "/api/v1/files/list?path=/%C3%28",
+        "/api/v1/files/search?query=%E2%82",
+        "/api/v1/files/search?query=a&path=/%FF",
+        "/api/v1/admin/users?cursor=%FF",
+        "/api/v1/public/links/cfl_%FF",
+        "/api/v1/public/links/cfl_x/list?path=/%FF",
+        "/api/v1/admin/users/%FF",
+        "/api/v1/trash/%C3%28/restore",
+    ] {
+        let method = if path.ends_with("/restore") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let response = app.call(method, path, Some(&token), None).await;
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+    }
+    let listing = app.get_json(&token, "/api/v1/files/list?path=/").await;
+    assert_eq!(listing["entries"], json!([]), "{listing}");
+}
+
+/// Walks every route of the OpenAPI document with malformed path parameters (not an id, not
+/// UTF-8) and malformed bodies (broken JSON, multipart without a boundary, stray bytes), with
+/// and without a token: every 4xx answer is a problem document, and none is a server error.
+async fn every_client_error_on_every_route_is_a_problem(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, admin) = app.user("admin@example.org").await;
+    let document: Value = app
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bodies: [(&str, &[u8]); 4] = [
+        ("", b""),
+        ("application/json", b"{\"path\": "),
+        ("multipart/form-data", b"--x\r\n"),
+        ("application/offset+octet-stream", b"\xff\xfe"),
+    ];
+    let mut offenders = Vec::new();
+    let mut checked = 0;
+    for (template, operations) in document["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            // Logging out would end the walk's own session.
+            if template == "/auth/logout" {
+                continue;
+            }
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let has_body = [Method::POST, Method::PUT, Method::PATCH].contains(&method);
+            let parameters: &[&str] = if template.contains('{') {
+                &[
+                    "not-an-id",
+                    "%FF%FE",
+                    "0190a8e2-7b1c-7000-8000-000000000000",
+                ]
+            } else {
+                &[""]
+            };
+            for parameter in parameters {
+                let path = fill_parameters(template, parameter);
+                for (content_type, body) in if has_body { &bodies[..] } else { &bodies[..1] } {
+                    for token in [Some(admin.as_str()), None] {
+                        let mut request = app
+                            .request(method.clone(), &format!("/api/v1{path}"))
+                            .header("tus-resumable", "1.0.0")
+                            .header("upload-length", "5")
+                            .header("upload-offset", "0");
+                        if let Some(token) = token {
+                            request = request.bearer_auth(token);
+                        }
+                        if !content_type.is_empty() {
+                            request = request
+                                .header("content-type", *content_type)
+                                .body(body.to_vec());
+                        }
+                        let response = request.send().await.unwrap();
+                        checked += 1;
+                        let status = response.status();
+                        let media_type = response
+                            .headers()
+                            .get("content-type")
+                            .map(|v| v.to_str().unwrap().to_owned());
+                        let is_problem = media_type.as_deref() == Some("application/problem+json");
+                        if status.is_server_error() || (status.is_client_error() && !is_problem) {
+                            offenders.push(format!(
+                                "{method} {path} ({content_type:?}, token: {}): {status} {media_type:?}",
+                                token.is_some()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 300, "the walk covered only {checked} requests");
+    assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+}
+
+/// `template` with every `{name}` replaced by `value`.
+fn fill_parameters(template: &str, value: &str) -> String {
+    let mut path = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
+        path.push_str(&rest[..open]);
+        path.push_str(value);
+        rest = &rest[close..];
+    }
+    path + rest
 }
 
 /// The embedded stack keeps blocks in a directory: if it becomes unusable, the server says it

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod changes;
+mod connections;
 mod conventions;
 mod files;
 mod links;

@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 
+mod raw;
+pub use raw::{RawConnection, RawResponse};
+
 pub use coffer_server::settings::{Settings, SignupMode};
 pub use coffer_sql::Backend;
 use coffer_sql::testing::TestDatabase;
@@ -114,6 +117,8 @@ impl TestApp {
             address,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // Never reuse a connection the server may be closing as idle.
+                .pool_idle_timeout(settings.server.keep_alive_timeout / 2)
                 .build()
                 .unwrap(),
             files,

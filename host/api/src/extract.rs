@@ -2,13 +2,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Path, Query, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use coffer_application::{AppError, Principal};
 use serde::de::DeserializeOwned;
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, ErrorCode};
 use crate::state::{ApiState, ClientAddressSource};
 
 /// A JSON body; malformed JSON and wrong types answer as problems.
@@ -35,15 +35,59 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// Query parameters; bad ones answer as problems.
+/// Query parameters; bad ones answer as problems. A query string that is not UTF-8 once
+/// percent-decoded is refused (rather than read with replacement characters).
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if !parts.uri.query().is_none_or(decodes_to_utf8) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "the query string is not valid UTF-8 once percent-decoded",
+            ));
+        }
         let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
         Ok(Self(value))
+    }
+}
+
+/// Whether `query` (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte) decodes
+/// to UTF-8. Separators are ASCII, so the whole string decodes to UTF-8 exactly when every name
+/// and value does.
+fn decodes_to_utf8(query: &str) -> bool {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = query.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match escaped {
+            Some(byte) => {
+                decoded.push(u8::try_from(byte).expect("two hex digits make a byte"));
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
+/// A `multipart/form-data` body; one without a usable boundary answers as a problem.
+pub struct ApiMultipart(pub Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(Multipart::from_request(req, state).await?))
     }
 }
 
@@ -99,5 +143,26 @@ impl FromRequestParts<ApiState> for ClientAddress {
                 .next_back(),
         };
         Ok(Self(forwarded.or(peer)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decodes_to_utf8;
+
+    #[test]
+    fn query_strings_must_decode_to_utf8() {
+        for good in [
+            "",
+            "path=/a.txt&mode=add",
+            "path=%2Fcaf%C3%A9+x",
+            "a=%",
+            "a=%G1%2",
+        ] {
+            assert!(decodes_to_utf8(good), "{good}");
+        }
+        for bad in ["path=%FF", "path=%C3", "p=%C3&q=%A9", "%E2%82=x"] {
+            assert!(!decodes_to_utf8(bad), "{bad}");
+        }
     }
 }

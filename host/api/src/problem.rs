@@ -2,6 +2,7 @@
 //! with a stable machine-readable `code`. Internal details are logged, never sent.
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,7 @@ pub enum ErrorCode {
     ValidationFailed,
     /// A path or query parameter is invalid.
     InvalidParameter,
-    /// The body is not `application/json`.
+    /// The body's media type is not the one the endpoint takes (e.g. not `application/json`).
     UnsupportedMediaType,
     /// The body is too large.
     PayloadTooLarge,
@@ -505,6 +506,18 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::new(ErrorCode::InvalidParameter, rejection.body_text())
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(rejection: MultipartRejection) -> Self {
+        ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "the body must be multipart/form-data with a boundary: {}",
+                rejection.body_text()
+            ),
+        )
     }
 }
 

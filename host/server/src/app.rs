@@ -22,6 +22,7 @@ use coffer_security::{
 use coffer_sql::{SqlError, SqlStore, StoreOptions};
 use tokio::net::TcpListener;
 
+use crate::connections::ConnectionLimits;
 use crate::settings::{BlobBackend, Settings, SignupMode};
 
 /// The server could not start.
@@ -203,11 +204,13 @@ pub struct Server {
     shutdown_grace: std::time::Duration,
     gc_interval: std::time::Duration,
     plugin_refresh: std::time::Duration,
+    connection_limits: ConnectionLimits,
 }
 
 impl Server {
     /// Wires everything and binds the listen address (port 0 picks a free port).
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let connection_limits = connection_limits(settings)?;
         let (store, use_cases) = wire(settings).await?;
         let client_address = match &settings.server.client_ip_header {
             None => ClientAddressSource::Peer,
@@ -241,6 +244,7 @@ impl Server {
             shutdown_grace: settings.server.shutdown_grace,
             gc_interval: settings.storage.gc_interval,
             plugin_refresh: settings.plugins.refresh_interval,
+            connection_limits,
         })
     }
 
@@ -292,26 +296,52 @@ impl Server {
                 stop,
             ));
         }
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let graceful = axum::serve(self.listener, service).with_graceful_shutdown(async move {
-            let _ = stop_serving.wait_for(|stop| *stop).await;
-        });
+        let graceful = crate::connections::serve(
+            self.listener,
+            self.router,
+            self.connection_limits,
+            async move {
+                let _ = stop_serving.wait_for(|stop| *stop).await;
+            },
+        );
         let grace = self.shutdown_grace;
-        let served = tokio::select! {
-            served = graceful => served,
+        tokio::select! {
+            () = graceful => {}
             () = async move {
                 let _ = stop_waiting.wait_for(|stop| *stop).await;
                 tokio::time::sleep(grace).await;
             } => {
                 tracing::warn!(?grace, "grace period over: dropping requests still in flight");
-                Ok(())
             }
         };
         self.store.close().await;
-        served
+        Ok(())
     }
+}
+
+/// The connection limits of `server.*`, checked to be usable.
+fn connection_limits(settings: &Settings) -> Result<ConnectionLimits, StartupError> {
+    let server = &settings.server;
+    for (name, timeout) in [
+        ("server.header_read_timeout", server.header_read_timeout),
+        ("server.body_idle_timeout", server.body_idle_timeout),
+        ("server.keep_alive_timeout", server.keep_alive_timeout),
+    ] {
+        if timeout.is_zero() {
+            return Err(StartupError::Settings(format!("{name} must be positive")));
+        }
+    }
+    if server.max_connections == 0 {
+        return Err(StartupError::Settings(
+            "server.max_connections must be positive".into(),
+        ));
+    }
+    Ok(ConnectionLimits {
+        header_read_timeout: server.header_read_timeout,
+        body_idle_timeout: server.body_idle_timeout,
+        keep_alive_timeout: server.keep_alive_timeout,
+        max_connections: usize::try_from(server.max_connections).unwrap_or(usize::MAX),
+    })
 }
 
 /// Runs garbage collection every `interval` until `stop` turns true. Failures are logged and

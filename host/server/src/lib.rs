@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod connections;
 pub mod settings;
 pub mod telemetry;
 

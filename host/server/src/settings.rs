@@ -64,6 +64,20 @@ pub struct ServerSettings {
     /// How long shutdown waits for requests in flight.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's head (the request line and headers),
+    /// from when the connection opens or the first byte of the next request arrives.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long a request body may go without a byte arriving, or a response without a byte
+    /// leaving, before the connection is closed. A slow upload that keeps sending is not cut.
+    #[serde(with = "humantime_serde")]
+    pub body_idle_timeout: Duration,
+    /// How long a connection may wait idle between requests before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive_timeout: Duration,
+    /// Most connections open at once; further clients wait in the listen backlog. Keep it below
+    /// the process's file-descriptor limit, less what the database pool and block store need.
+    pub max_connections: u32,
 }
 
 impl Default for ServerSettings {
@@ -72,6 +86,10 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             client_ip_header: None,
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(60),
+            keep_alive_timeout: Duration::from_secs(75),
+            max_connections: 4096,
         }
     }
 }
@@ -511,6 +529,23 @@ mod tests {
             assert_eq!(s.accounts.signup, SignupMode::Closed);
             assert_eq!(s.accounts.token_lifetime, Duration::from_secs(7200));
             assert_eq!(s.database_url().expose(), "postgres://u:pw@db/coffer");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_can_be_set() {
+        Jail::expect_with(|jail| {
+            let s = load_in_jail().unwrap();
+            assert_eq!(s.server.header_read_timeout, Duration::from_secs(30));
+            assert_eq!(s.server.body_idle_timeout, Duration::from_secs(60));
+            assert_eq!(s.server.keep_alive_timeout, Duration::from_secs(75));
+            assert_eq!(s.server.max_connections, 4096);
+            jail.create_file("coffer.toml", "[server]\nheader_read_timeout = \"5s\"\n")?;
+            jail.set_env("COFFER_SERVER__MAX_CONNECTIONS", "200");
+            let s = load_in_jail().unwrap();
+            assert_eq!(s.server.header_read_timeout, Duration::from_secs(5));
+            assert_eq!(s.server.max_connections, 200);
             Ok(())
         });
     }

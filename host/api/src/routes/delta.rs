@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiPath, Caller};
 use crate::problem::{ApiError, Problem};
 use crate::routes::files::{EntryResponse, Mode, stored_response};
 use crate::state::ApiState;
@@ -123,7 +123,7 @@ async fn start_delta(
 async fn put_block(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path((id, hash)): Path<(Uuid, String)>,
+    ApiPath((id, hash)): ApiPath<(Uuid, String)>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let content = body
@@ -155,7 +155,7 @@ async fn put_block(
 async fn commit_delta(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .files
@@ -177,7 +177,7 @@ async fn commit_delta(
 async fn cancel_delta(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     state
         .files

@@ -2,7 +2,7 @@
 //! inspect, configure, enable, disable, reorder, set limits, uninstall, dry runs, audit log.
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, Caller};
 use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::state::ApiState;
 
@@ -178,12 +178,13 @@ fn bad_form(reason: impl Into<String>) -> ApiError {
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A plugin with this name is installed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad manifest, configuration, or component (not a component, another interface version, no hook)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not `multipart/form-data` with a boundary", body = Problem, content_type = "application/problem+json"),
     )
 )]
 async fn install_plugin(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    mut form: Multipart,
+    ApiMultipart(mut form): ApiMultipart,
 ) -> Result<(StatusCode, Json<PluginResponse>), ApiError> {
     caller.require_admin()?;
     let (mut manifest, mut component) = (None, None);

@@ -9,7 +9,7 @@
 //! upload's URL stands for that method, for clients that cannot send it.
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::extract::Caller;
+use crate::extract::{ApiPath, Caller};
 use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::state::ApiState;
 
@@ -210,7 +210,7 @@ async fn create_upload(
 async fn upload_offset(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     let session = state
         .files
@@ -252,7 +252,7 @@ async fn upload_offset(
 async fn append(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -292,7 +292,7 @@ async fn append(
 async fn terminate(
     State(state): State<ApiState>,
     Caller(caller): Caller,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     state
         .files
