@@ -134,7 +134,7 @@ async fn write_modes_conflicts_and_autorename(backend: Backend) {
     let rev1 = first["rev"].as_str().unwrap().to_owned();
 
     let again = app.put(&token, "path=/doc.TXT", b"v2".to_vec()).await;
-    assert_problem(again, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(again, StatusCode::CONFLICT, "name_taken").await;
     let same = app.put(&token, "path=/doc.txt", b"v1".to_vec()).await;
     assert_eq!(
         same.status(),
@@ -158,7 +158,7 @@ async fn write_modes_conflicts_and_autorename(backend: Backend) {
             b"v3".to_vec(),
         )
         .await;
-    assert_problem(stale, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(stale, StatusCode::CONFLICT, "revision_mismatch").await;
     let no_rev = app
         .put(&token, "path=/Doc.txt&mode=update", b"v3".to_vec())
         .await;
@@ -190,7 +190,7 @@ async fn write_modes_conflicts_and_autorename(backend: Backend) {
     let onto_folder = app
         .put(&token, "path=/dir&mode=overwrite", b"x".to_vec())
         .await;
-    assert_problem(onto_folder, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(onto_folder, StatusCode::CONFLICT, "name_taken").await;
 }
 
 async fn a_wrong_content_hash_stores_nothing(backend: Backend) {
@@ -390,7 +390,7 @@ async fn malformed_names_and_paths_are_clear_errors(backend: Backend) {
             b"x".to_vec(),
         )
         .await;
-    assert_problem(same_name_decomposed, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(same_name_decomposed, StatusCode::CONFLICT, "name_taken").await;
     // Nothing above was stored but the one valid file.
     let listing = app
         .get_json(&token, "/api/v1/files/list?path=/&recursive=true")
@@ -413,7 +413,7 @@ async fn folders_move_copy_trash_and_restore(backend: Backend) {
     let without_parents = post("/api/v1/files/folders", json!({"path": "/X/Y"})).await;
     assert_problem(without_parents, StatusCode::NOT_FOUND, "not_found").await;
     let again = post("/api/v1/files/folders", json!({"path": "/a/b/c"})).await;
-    assert_problem(again, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(again, StatusCode::CONFLICT, "name_taken").await;
     app.upload(&token, "/A/B/C/file.txt", b"payload").await;
 
     let moved = post(
@@ -481,7 +481,7 @@ async fn folders_move_copy_trash_and_restore(backend: Backend) {
             Some(json!({"autorename": false})),
         )
         .await;
-    assert_problem(strict, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(strict, StatusCode::CONFLICT, "name_taken").await;
     let restored = app
         .call(Method::POST, &restore_path, Some(&token), Some(json!({})))
         .await;

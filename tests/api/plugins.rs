@@ -360,7 +360,7 @@ async fn installation_is_for_administrators_and_checks_what_it_is_given(backend:
     assert_eq!(plugin["interface_version"], "0.1.0");
     assert_eq!(plugin["failure_policy"], "deny");
     let twice = install(&app, &admin, manifest, plugin_wasm("eicar-scanner")).await;
-    assert_problem(twice, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(twice, StatusCode::CONFLICT, "name_taken").await;
     let listed = app.get_json(&admin, "/api/v1/admin/plugins").await;
     assert_eq!(listed["plugins"].as_array().unwrap().len(), 1);
     let id = plugin["id"].as_str().unwrap();

@@ -80,7 +80,15 @@ pub(crate) fn codes_of(method: &str, path: &str, operation: &Operation) -> Vec<E
         // write conflicts.
         codes.extend([C::Forbidden, C::NotFound, C::OperationNotAllowed]);
         if method != "get" {
-            codes.push(C::Conflict);
+            codes.extend([
+                C::Conflict,
+                C::NameTaken,
+                C::RevisionMismatch,
+                C::ConcurrentChange,
+            ]);
+        }
+        if path.starts_with("/sharing") && method == "post" {
+            codes.extend([C::AlreadyMember, C::AlreadyShared]);
         }
     }
     if path.starts_with("/files/list") || path.starts_with("/files/search") {
@@ -142,7 +150,7 @@ pub(crate) fn codes_of(method: &str, path: &str, operation: &Operation) -> Vec<E
         ]);
     }
     if path.starts_with("/admin") && method != "get" {
-        codes.extend([C::OperationNotAllowed, C::Conflict]);
+        codes.extend([C::OperationNotAllowed, C::Conflict, C::NameTaken]);
     }
     if path.starts_with("/admin/plugins") && method == "post" {
         codes.extend([C::PayloadTooLarge, C::UnsupportedMediaType]);

@@ -6,7 +6,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use coffer_application::AppError;
+use coffer_application::{AppError, Conflict};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,9 +46,20 @@ pub enum ErrorCode {
     InviteRequired,
     /// The invitation code is unknown, used, expired or for another address.
     InviteInvalid,
-    /// Something at the target path prevents the change (write mode, name taken, a file where a
-    /// folder is needed).
+    /// Something in the way of the change that none of the codes below names (a file where a
+    /// folder is needed, a restore into a folder that is in the trash).
     Conflict,
+    /// The name is taken (a file or folder at the path, a plugin's name): `autorename` or
+    /// another name works.
+    NameTaken,
+    /// `update` with a `rev` that is no longer the file's current revision: fetch it again.
+    RevisionMismatch,
+    /// The account is a member of the shared folder already.
+    AlreadyMember,
+    /// The folder is shared already.
+    AlreadyShared,
+    /// Something the change depends on changed while it ran: try again.
+    ConcurrentChange,
     /// The change would exceed the owner's storage quota; nothing was stored.
     QuotaExceeded,
     /// The uploaded bytes do not have the announced content hash; nothing was stored.
@@ -95,7 +106,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 42] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -113,6 +124,11 @@ impl ErrorCode {
         Self::InviteRequired,
         Self::InviteInvalid,
         Self::Conflict,
+        Self::NameTaken,
+        Self::RevisionMismatch,
+        Self::AlreadyMember,
+        Self::AlreadyShared,
+        Self::ConcurrentChange,
         Self::QuotaExceeded,
         Self::ContentHashMismatch,
         Self::UploadIncomplete,
@@ -155,6 +171,11 @@ impl ErrorCode {
             Self::InviteRequired => "invite_required",
             Self::InviteInvalid => "invite_invalid",
             Self::Conflict => "conflict",
+            Self::NameTaken => "name_taken",
+            Self::RevisionMismatch => "revision_mismatch",
+            Self::AlreadyMember => "already_member",
+            Self::AlreadyShared => "already_shared",
+            Self::ConcurrentChange => "concurrent_change",
             Self::QuotaExceeded => "quota_exceeded",
             Self::ContentHashMismatch => "content_hash_mismatch",
             Self::UploadIncomplete => "upload_incomplete",
@@ -193,7 +214,14 @@ impl ErrorCode {
             | Self::InviteInvalid => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken | Self::OperationNotAllowed | Self::Conflict => StatusCode::CONFLICT,
+            Self::EmailTaken
+            | Self::OperationNotAllowed
+            | Self::Conflict
+            | Self::NameTaken
+            | Self::RevisionMismatch
+            | Self::AlreadyMember
+            | Self::AlreadyShared
+            | Self::ConcurrentChange => StatusCode::CONFLICT,
             Self::QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
             Self::ContentHashMismatch | Self::UploadIncomplete => StatusCode::BAD_REQUEST,
             Self::UploadOffsetMismatch | Self::BlocksMissing => StatusCode::CONFLICT,
@@ -234,6 +262,11 @@ impl ErrorCode {
             Self::InviteRequired => "Invitation required",
             Self::InviteInvalid => "Invalid invitation",
             Self::Conflict => "Conflict",
+            Self::NameTaken => "Name taken",
+            Self::RevisionMismatch => "Revision mismatch",
+            Self::AlreadyMember => "Already a member",
+            Self::AlreadyShared => "Already shared",
+            Self::ConcurrentChange => "Concurrent change",
             Self::QuotaExceeded => "Storage quota exceeded",
             Self::ContentHashMismatch => "Content hash mismatch",
             Self::UploadIncomplete => "Upload incomplete",
@@ -374,7 +407,17 @@ impl From<AppError> for ApiError {
             AppError::InviteInvalid(why) => {
                 ApiError::new(C::InviteInvalid, why).with_field("invite_code")
             }
-            AppError::Conflict(why) => ApiError::new(C::Conflict, why),
+            AppError::Conflict(kind, why) => {
+                let code = match kind {
+                    Conflict::NameTaken => C::NameTaken,
+                    Conflict::RevisionMismatch => C::RevisionMismatch,
+                    Conflict::AlreadyMember => C::AlreadyMember,
+                    Conflict::AlreadyShared => C::AlreadyShared,
+                    Conflict::ConcurrentChange => C::ConcurrentChange,
+                    Conflict::Other => C::Conflict,
+                };
+                ApiError::new(code, why)
+            }
             AppError::QuotaExceeded {
                 used,
                 quota,

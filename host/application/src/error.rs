@@ -22,6 +22,23 @@ impl InfrastructureError {
     }
 }
 
+/// What kind of conflict refused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The name is taken (by a file or folder, a plugin): another name (autorename) works.
+    NameTaken,
+    /// `update` with a revision that is no longer the file's current one: fetch it again.
+    RevisionMismatch,
+    /// The account is a member of the shared folder already.
+    AlreadyMember,
+    /// The folder is shared already.
+    AlreadyShared,
+    /// Something the change depends on changed while it ran: trying again works.
+    ConcurrentChange,
+    /// Anything else in the way (a file where a folder is needed, a trashed parent).
+    Other,
+}
+
 /// Why a use case did not succeed. The HTTP layer maps each variant to one stable problem code.
 #[derive(Debug, Error)]
 pub enum AppError {
@@ -63,10 +80,10 @@ pub enum AppError {
     /// The invitation given is unknown, used, expired or for another address.
     #[error("invalid invitation: {0}")]
     InviteInvalid(&'static str),
-    /// Something at the target path prevents the change (write-mode conflict, name taken,
-    /// a file where a folder is needed).
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
+    /// The state prevents the change; the kind tells a client whether to rename, refetch or
+    /// retry.
+    #[error("conflict: {1}")]
+    Conflict(Conflict, &'static str),
     /// The change would take the owner past their storage quota; nothing was stored.
     #[error("storage quota exceeded")]
     QuotaExceeded {

@@ -14,7 +14,7 @@ mod principal;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use error::{AppError, InfrastructureError};
+pub use error::{AppError, Conflict, InfrastructureError};
 pub use principal::Principal;
 
 use std::sync::Arc;

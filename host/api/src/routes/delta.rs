@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[serde(deny_unknown_fields)]
 pub struct DeltaRequest {
     /// Where to store the file; missing parent folders are created.
+    #[schema(pattern = "^/")]
     path: String,
     /// `add` (default), `overwrite` or `update`.
     #[serde(default)]

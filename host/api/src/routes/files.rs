@@ -119,6 +119,7 @@ impl From<Entry> for EntryResponse {
 #[into_params(parameter_in = Query)]
 pub struct PathQuery {
     /// `/folder/file.txt` or `id:<uuid>`.
+    #[param(pattern = "^(/|id:)")]
     path: String,
 }
 
@@ -168,6 +169,7 @@ pub(crate) fn stored_response(outcome: UploadOutcome) -> Response {
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// Where to store the file; missing parent folders are created.
+    #[param(pattern = "^/")]
     path: String,
     /// `add` (default), `overwrite` or `update`.
     #[serde(default)]
@@ -239,6 +241,7 @@ async fn upload(
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// `/folder/file.txt` or `id:<uuid>`.
+    #[param(pattern = "^(/|id:)")]
     path: String,
     /// A specific revision (default: the current one).
     rev: Option<String>,
@@ -253,8 +256,8 @@ pub struct DownloadQuery {
     security(("bearer" = [])),
     params(DownloadQuery),
     responses(
-        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
-        (status = 206, description = "The requested range"),
+        (status = 200, description = "The file's bytes, as the media type it was stored with (or guessed from its name)", content_type = "*/*"),
+        (status = 206, description = "The requested range", content_type = "*/*"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such file or revision", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "Range outside the file", body = Problem, content_type = "application/problem+json"),
@@ -464,6 +467,7 @@ async fn metadata(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The folder (default `/`). Ignored when `cursor` is given.
+    #[param(pattern = "^(/|id:)")]
     path: Option<String>,
     /// Include everything below, depth-first.
     #[serde(default)]
@@ -574,6 +578,7 @@ async fn list_folder(
 pub struct CreateFolderRequest {
     /// Where.
     #[schema(example = "/Photos/2026")]
+    #[schema(pattern = "^/")]
     path: String,
     /// Create missing folders above it too.
     #[serde(default)]
@@ -611,8 +616,10 @@ async fn create_folder(
 #[serde(deny_unknown_fields)]
 pub struct RelocateRequest {
     /// The file or folder (`/path` or `id:<uuid>`).
+    #[schema(pattern = "^(/|id:)")]
     from: String,
     /// The new path (missing parent folders are created).
+    #[schema(pattern = "^/")]
     to: String,
     /// If `to` is taken, use `name (1)`.
     #[serde(default)]
@@ -671,6 +678,7 @@ async fn copy_entry(
 #[serde(deny_unknown_fields)]
 pub struct DeleteRequest {
     /// `/path` or `id:<uuid>`.
+    #[schema(pattern = "^(/|id:)")]
     path: String,
 }
 
@@ -733,6 +741,7 @@ pub struct RevisionList {
 #[into_params(parameter_in = Query)]
 pub struct RevisionsQuery {
     /// `/path` or `id:<uuid>`.
+    #[param(pattern = "^(/|id:)")]
     path: String,
     /// How many, 1 to 100 (default 20).
     limit: Option<u32>,
@@ -768,6 +777,7 @@ async fn list_revisions(
 #[serde(deny_unknown_fields)]
 pub struct RestoreRevisionRequest {
     /// The file.
+    #[schema(pattern = "^(/|id:)")]
     path: String,
     /// The revision to make current (as a new revision).
     rev: String,
@@ -875,6 +885,7 @@ pub struct SearchQuery {
     /// Text the name must contain (case-insensitive).
     query: String,
     /// Only below this folder (default: everywhere).
+    #[param(pattern = "^(/|id:)")]
     path: Option<String>,
     /// Page size, 1 to 2000 (default 100).
     limit: Option<u32>,
@@ -944,6 +955,7 @@ fn decode_search_cursor(raw: &str) -> Result<(String, NodeId), ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct LatestCursorQuery {
     /// The folder (default `/`).
+    #[param(pattern = "^(/|id:)")]
     path: Option<String>,
     /// Follow changes anywhere below it (default true), or only in it.
     recursive: Option<bool>,
@@ -996,7 +1008,8 @@ pub struct ContinueQuery {
     limit: Option<u32>,
 }
 
-/// A change since the cursor: what is at a path now, or that it is gone.
+/// A change since the cursor: what is at a path now (`kind` `file` or `folder`), or that it is
+/// gone (`kind` `deleted`); `kind` tells which.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ChangeItem {
@@ -1009,11 +1022,18 @@ pub enum ChangeItem {
 /// Something that is gone.
 #[derive(Serialize, ToSchema)]
 pub struct DeletedEntry {
-    /// Always `deleted`.
-    #[schema(example = "deleted")]
-    kind: &'static str,
+    /// Always `deleted` (never a live entry's kind).
+    kind: DeletedKind,
     /// Where it was.
     path: String,
+}
+
+/// The kind of a gone entry: only `deleted`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletedKind {
+    /// It is gone.
+    Deleted,
 }
 
 /// One page of changes.
@@ -1055,7 +1075,7 @@ async fn continue_changes(
             .map(|entry| match entry {
                 FeedEntry::Present(entry) => ChangeItem::Present(entry.into()),
                 FeedEntry::Deleted(path) => ChangeItem::Deleted(DeletedEntry {
-                    kind: "deleted",
+                    kind: DeletedKind::Deleted,
                     path: path.to_string(),
                 }),
             })
@@ -1072,6 +1092,7 @@ pub struct LongpollRequest {
     /// A change cursor.
     cursor: String,
     /// Seconds to wait at most, 30 to 480 (default 30).
+    #[schema(minimum = 30, maximum = 480)]
     timeout: Option<u64>,
 }
 

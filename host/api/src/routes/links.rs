@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateLinkRequest {
     /// The file or folder (`/path` or `id:<uuid>`).
+    #[schema(pattern = "^(/|id:)")]
     path: String,
     /// When the link stops working (RFC 3339, in the future); never if absent.
     expires_at: Option<DateTime<Utc>>,
@@ -205,6 +206,7 @@ async fn revoke_link(
 #[into_params(parameter_in = Query)]
 pub struct LinkPathQuery {
     /// Path relative to the link (default `/`, the linked item itself).
+    #[param(pattern = "^/")]
     path: Option<String>,
 }
 
@@ -213,6 +215,7 @@ pub struct LinkPathQuery {
 #[into_params(parameter_in = Query)]
 pub struct LinkListQuery {
     /// Folder relative to the link (default `/`). Ignored when `cursor` is given.
+    #[param(pattern = "^/")]
     path: Option<String>,
     /// Page size, 1 to 2000 (default 500).
     limit: Option<u32>,
@@ -337,9 +340,9 @@ async fn public_list(
     params(("token" = String, Path, description = "The link's token"), LinkPathQuery,
            ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
     responses(
-        (status = 200, description = "The file's bytes", content_type = "application/octet-stream",
+        (status = 200, description = "The file's bytes, as the media type it was stored with (or guessed from its name)", content_type = "*/*",
          headers(("X-Link-Pass" = String, description = "After a right password: a pass to send instead of the password for 15 minutes"))),
-        (status = 206, description = "The requested range"),
+        (status = 206, description = "The requested range", content_type = "*/*"),
         (status = 304, description = "Not modified (`If-None-Match`)"),
         (status = 401, description = "Password missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The link does not allow downloads", body = Problem, content_type = "application/problem+json"),

@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[serde(deny_unknown_fields)]
 pub struct ShareRequest {
     /// One of the caller's folders (`/path` or `id:<uuid>`), not inside a shared folder.
+    #[schema(pattern = "^(/|id:)")]
     path: String,
 }
 

@@ -329,7 +329,7 @@ async fn terminate(
 async fn overridden(
     state: State<ApiState>,
     caller: Caller,
-    id: Path<Uuid>,
+    id: ApiPath<Uuid>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {

@@ -83,6 +83,7 @@ impl Access {
         let role = self.require(namespace, Need::Write)?;
         if !self.locked.contains(&namespace) {
             return Err(AppError::Conflict(
+                crate::Conflict::ConcurrentChange,
                 "the folder changed while the request ran; try again",
             ));
         }
@@ -227,7 +228,7 @@ mod tests {
         let access = access();
         assert!(matches!(
             access.require_write(namespace(30)),
-            Err(AppError::Conflict(_))
+            Err(AppError::Conflict(crate::Conflict::ConcurrentChange, _))
         ));
         let access = access.with_locks(vec![namespace(30)]);
         assert!(access.require_write(namespace(30)).is_ok());

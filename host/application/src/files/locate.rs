@@ -464,6 +464,7 @@ impl Files {
                 }
                 Some(_) => {
                     return Err(AppError::Conflict(
+                        crate::Conflict::Other,
                         "a file is in the way of the folder path",
                     ));
                 }
@@ -507,7 +508,10 @@ impl Files {
             return Ok(name.clone());
         }
         if !autorename {
-            return Err(AppError::Conflict("something already exists at this path"));
+            return Err(AppError::Conflict(
+                crate::Conflict::NameTaken,
+                "something already exists at this path",
+            ));
         }
         for n in 1..=MAX_AUTORENAME {
             let candidate = name.numbered(n, is_folder)?;
@@ -515,7 +519,10 @@ impl Files {
                 return Ok(candidate);
             }
         }
-        Err(AppError::Conflict("no free name for an automatic rename"))
+        Err(AppError::Conflict(
+            crate::Conflict::NameTaken,
+            "no free name for an automatic rename",
+        ))
     }
 }
 

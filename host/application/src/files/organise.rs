@@ -21,10 +21,10 @@ impl Files {
         autorename: bool,
     ) -> Result<Entry, AppError> {
         let path = NodePath::parse(path)?;
-        let name = path
-            .name()
-            .cloned()
-            .ok_or(AppError::Conflict("the root folder already exists"))?;
+        let name = path.name().cloned().ok_or(AppError::Conflict(
+            crate::Conflict::NameTaken,
+            "the root folder already exists",
+        ))?;
         let parent_path = path.parent().unwrap_or_default();
         let (mut tx, access) = self
             .write_access(caller.user_id, &[&Target::Path(parent_path.clone())])
@@ -253,10 +253,10 @@ impl Files {
         source: &Entry,
         to: &NodePath,
     ) -> Result<(Place, NodeName), AppError> {
-        let name = to
-            .name()
-            .cloned()
-            .ok_or(AppError::Conflict("the root folder already exists"))?;
+        let name = to.name().cloned().ok_or(AppError::Conflict(
+            crate::Conflict::NameTaken,
+            "the root folder already exists",
+        ))?;
         // Strictly below itself; the same path in another case is a rename.
         if source.node.is_folder() && source.path.contains(to) && !to.contains(&source.path) {
             return Err(AppError::NotAllowed(

@@ -64,7 +64,10 @@ impl Files {
             return Err(AppError::NotAllowed("only folders can be shared"));
         }
         if entry.node.is_mount() {
-            return Err(AppError::Conflict("this folder is shared already"));
+            return Err(AppError::Conflict(
+                crate::Conflict::AlreadyShared,
+                "this folder is shared already",
+            ));
         }
         if entry.node.namespace != access.home.id {
             return Err(AppError::NotAllowed(
@@ -199,7 +202,10 @@ impl Files {
             .await?
             .ok_or(AppError::NotFound("account with this email"))?;
         if tx.members().get(id, user.id()).await?.is_some() {
-            return Err(AppError::Conflict("this account is a member already"));
+            return Err(AppError::Conflict(
+                crate::Conflict::AlreadyMember,
+                "this account is a member already",
+            ));
         }
         let home = self.home(tx.as_mut(), user.id()).await?;
         let (mut tx, access) = self.lock_namespaces(tx, access, vec![id, home.id]).await?;
@@ -236,7 +242,10 @@ impl Files {
         };
         match tx.members().insert(&membership).await {
             Err(crate::ports::RepositoryError::Conflict(_)) => {
-                return Err(AppError::Conflict("this account is a member already"));
+                return Err(AppError::Conflict(
+                    crate::Conflict::AlreadyMember,
+                    "this account is a member already",
+                ));
             }
             other => other?,
         }
@@ -1134,7 +1143,7 @@ mod tests {
         assert!(matches!(err, AppError::NotAllowed(_)), "{err:?}");
         assert!(matches!(
             env.files.share_folder(&t.editor, "/Mine").await,
-            Err(AppError::Conflict(_))
+            Err(AppError::Conflict(..))
         ));
         assert_eq!(env.files.shared_folders(&t.editor).await.unwrap().len(), 2);
     }

@@ -57,7 +57,10 @@ async fn write_modes_conflict_replace_and_skip_identical_content() {
     let add_again = env
         .upload_with(&me, "/doc.txt", b"v2", UploadMode::Add)
         .await;
-    assert!(matches!(add_again, Err(AppError::Conflict(_))));
+    assert!(matches!(
+        add_again,
+        Err(AppError::Conflict(crate::Conflict::NameTaken, _))
+    ));
     let same = env
         .upload_with(&me, "/doc.txt", b"v1", UploadMode::Add)
         .await
@@ -76,7 +79,10 @@ async fn write_modes_conflict_replace_and_skip_identical_content() {
     assert!(matches!(replaced, UploadOutcome::Replaced(_)));
     let stale = env.upload_with(&me, "/doc.txt", b"v3", update).await;
     assert!(
-        matches!(stale, Err(AppError::Conflict(_))),
+        matches!(
+            stale,
+            Err(AppError::Conflict(crate::Conflict::RevisionMismatch, _))
+        ),
         "rev1 is no longer current"
     );
 
@@ -245,7 +251,7 @@ async fn names_collide_ignoring_case_and_normalisation_but_keep_their_spelling()
         .files
         .create_folder(&me, "/CAFE\u{301}", false, false)
         .await;
-    assert!(matches!(clash, Err(AppError::Conflict(_))));
+    assert!(matches!(clash, Err(AppError::Conflict(..))));
     env.upload(&me, "/cafe\u{301}/Menu.TXT", b"x").await;
     let entry = env.files.metadata(&me, "/CAFÉ/menu.txt").await.unwrap();
     assert_eq!(entry.path.to_string(), "/Caf\u{e9}/Menu.TXT");
@@ -380,7 +386,7 @@ async fn moving_a_folder_is_one_change_and_cannot_nest_into_itself() {
         .move_entry(&me, "/New", "/taken.txt", false)
         .await
         .unwrap_err();
-    assert!(matches!(err, AppError::Conflict(_)));
+    assert!(matches!(err, AppError::Conflict(..)));
     let by_id = env
         .files
         .move_entry(&me, &format!("id:{}", moved.node.id), "/Back", false)
@@ -479,7 +485,7 @@ async fn trash_hides_restores_and_deletes_for_good() {
         .unwrap();
     let err = env.files.restore(&me, b.node.id, true).await.unwrap_err();
     assert!(
-        matches!(err, AppError::Conflict(_)),
+        matches!(err, AppError::Conflict(..)),
         "its folder is trashed: {err:?}"
     );
 

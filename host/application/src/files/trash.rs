@@ -97,6 +97,7 @@ impl Files {
         let ancestors = tx.nodes().ancestors(id).await?;
         if ancestors.iter().any(|a| a.trashed_at.is_some()) {
             return Err(AppError::Conflict(
+                crate::Conflict::Other,
                 "the folder it was in is in the trash too: restore that folder first",
             ));
         }

@@ -296,10 +296,16 @@ impl Files {
                 (node, old, false)
             }
             (WriteOutcome::Conflict, _) if !details.autorename => {
-                return Err(AppError::Conflict(match mode {
-                    WriteMode::Update(_) => "the file's current revision is not the given rev",
-                    _ => "something already exists at this path",
-                }));
+                return Err(match mode {
+                    WriteMode::Update(_) => AppError::Conflict(
+                        crate::Conflict::RevisionMismatch,
+                        "the file's current revision is not the given rev",
+                    ),
+                    _ => AppError::Conflict(
+                        crate::Conflict::NameTaken,
+                        "something already exists at this path",
+                    ),
+                });
             }
             _ => {
                 // Create, or a conflict resolved by storing under another name.

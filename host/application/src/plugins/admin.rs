@@ -235,7 +235,10 @@ impl Plugins {
         let digest = BlockHash::of(&wasm).to_hex();
         let (mut tx, actor) = self.admin_tx(admin).await?;
         if tx.plugins().find_by_name(&name).await?.is_some() {
-            return Err(AppError::Conflict("a plugin with this name is installed"));
+            return Err(AppError::Conflict(
+                crate::Conflict::NameTaken,
+                "a plugin with this name is installed",
+            ));
         }
         let position = tx
             .plugins()
@@ -273,7 +276,10 @@ impl Plugins {
         tx.plugins().store_component(&digest, &wasm, now).await?;
         match tx.plugins().insert(&plugin).await {
             Err(RepositoryError::Conflict(_)) => {
-                return Err(AppError::Conflict("a plugin with this name is installed"));
+                return Err(AppError::Conflict(
+                    crate::Conflict::NameTaken,
+                    "a plugin with this name is installed",
+                ));
             }
             other => other?,
         }

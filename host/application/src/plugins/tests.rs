@@ -412,7 +412,7 @@ async fn installation_checks_names_hooks_and_configuration() {
         .install(Actor::User(&admin), manifest("policy"), scanner)
         .await
         .unwrap_err();
-    assert!(matches!(err, AppError::Conflict(_)));
+    assert!(matches!(err, AppError::Conflict(..)));
     let err = env
         .plugins
         .configure(Actor::User(&admin), plugin.id, json!({"max_days": 0}))
