@@ -4,6 +4,7 @@ mod accounts;
 mod admin;
 mod changes;
 mod conventions;
+mod faults;
 mod files;
 mod links;
 mod longpoll;
