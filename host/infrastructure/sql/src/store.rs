@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use coffer_application::ports::{RepositoryError, Transaction, UnitOfWork};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{Connection, PgPool, SqlitePool};
 use thiserror::Error;
 
 use crate::transaction::{PgTx, SqliteTx, backend_error, is_broken_connection};
@@ -98,6 +98,17 @@ impl SqlStore {
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                // On some errors (SQLITE_FULL, SQLITE_IOERR) SQLite rolls the whole transaction
+                // back by itself; sqlx's own ROLLBACK then fails and it goes on counting the
+                // transaction as open, refusing every later BEGIN on that connection. Such a
+                // connection is closed instead of going back to the pool. (The ping first runs
+                // the rollback of a dropped transaction, which sqlx queues.)
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        conn.ping().await?;
+                        Ok(!conn.is_in_transaction())
+                    })
+                })
                 .connect_with(connect)
                 .await
                 .map_err(SqlError::Connect)?;
@@ -255,5 +266,33 @@ where
             work().await.map_err(backend_error)
         }
         result => result.map_err(backend_error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite ended a transaction by itself (as it does on SQLITE_FULL): the connection must not
+    /// come back from the pool still counted as in a transaction.
+    #[tokio::test]
+    async fn a_connection_whose_transaction_sqlite_ended_leaves_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
+        let options = StoreOptions {
+            max_connections: 1,
+            ..StoreOptions::default()
+        };
+        let store = SqlStore::connect(&url, &options).await.unwrap();
+        let Pool::Sqlite(pool) = &store.pool else {
+            unreachable!("a SQLite URL")
+        };
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        drop(tx);
+        for _ in 0..2 {
+            let tx = store.begin().await.expect("a usable connection");
+            tx.commit().await.unwrap();
+        }
     }
 }
