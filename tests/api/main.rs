@@ -5,6 +5,7 @@ mod admin;
 mod changes;
 mod connections;
 mod conventions;
+mod faults;
 mod files;
 mod links;
 mod longpoll;

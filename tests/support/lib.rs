@@ -291,6 +291,15 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Ends every other session on the PostgreSQL database (as an administrator or a failover
+    /// would); returns how many (0 on SQLite).
+    pub async fn terminate_database_sessions(&self) -> u64 {
+        match &self._database {
+            Some(database) => database.terminate_sessions().await,
+            None => 0,
+        }
+    }
+
     /// Runs a garbage collection now.
     pub async fn collect_garbage(&self) -> coffer_application::files::GcReport {
         self.files

@@ -6,7 +6,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use coffer_application::{AppError, Conflict};
+use coffer_application::{AppError, Conflict, FailureKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -100,13 +100,16 @@ pub enum ErrorCode {
     TooManyRequests,
     /// The server failed; the request id identifies it in the logs.
     InternalError,
-    /// A dependency (the database) is unavailable.
+    /// A dependency (the database, the block store) is unreachable or did not answer in time;
+    /// see `Retry-After`.
     ServiceUnavailable,
+    /// The server's storage is full; nothing was stored. Reads still work.
+    StorageFull,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 43] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -149,6 +152,7 @@ impl ErrorCode {
         Self::TooManyRequests,
         Self::InternalError,
         Self::ServiceUnavailable,
+        Self::StorageFull,
     ];
 
     /// The code as sent.
@@ -196,6 +200,7 @@ impl ErrorCode {
             Self::TooManyRequests => "too_many_requests",
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::StorageFull => "storage_full",
         }
     }
 
@@ -239,6 +244,7 @@ impl ErrorCode {
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 
@@ -287,6 +293,7 @@ impl ErrorCode {
             Self::TooManyRequests => "Too many requests",
             Self::InternalError => "Internal server error",
             Self::ServiceUnavailable => "Service unavailable",
+            Self::StorageFull => "Storage full",
         }
     }
 }
@@ -323,7 +330,14 @@ pub struct Problem {
     /// Seconds to wait before retrying (also sent as `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For `service_unavailable` from `/readyz`: the check that failed (`database`,
+    /// `block_store`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
 }
+
+/// Seconds a client is asked to wait (`Retry-After`) when a dependency is unavailable.
+pub const RETRY_UNAVAILABLE_AFTER: u64 = 5;
 
 /// An error on its way to becoming a problem response (boxed: errors travel in `Result`s).
 #[derive(Debug)]
@@ -344,6 +358,7 @@ impl ApiError {
             offset: None,
             missing: None,
             retry_after: None,
+            check: None,
         }))
     }
 
@@ -358,6 +373,20 @@ impl ApiError {
     /// The problem's code.
     pub(crate) fn code(&self) -> ErrorCode {
         self.0.code
+    }
+
+    /// A dependency is unreachable or did not answer in time: try again in
+    /// [`RETRY_UNAVAILABLE_AFTER`] seconds.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        let mut err = ApiError::new(ErrorCode::ServiceUnavailable, detail);
+        err.0.retry_after = Some(RETRY_UNAVAILABLE_AFTER);
+        err
+    }
+
+    /// Names the readiness check that failed.
+    pub(crate) fn with_check(mut self, check: impl Into<String>) -> Self {
+        self.0.check = Some(check.into());
+        self
     }
 
     pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -515,14 +544,31 @@ impl From<AppError> for ApiError {
                 err.0.retry_after = Some(seconds.max(1));
                 err
             }
-            AppError::Infrastructure(inner) => {
-                // The cause goes to the log with the request's span (and so its request id).
-                tracing::error!(error = %inner, "request failed");
-                ApiError::new(
-                    C::InternalError,
-                    "the server failed to handle this request; the request id identifies it",
-                )
-            }
+            // The cause goes to the log with the request's span (and so its request id).
+            AppError::Infrastructure(inner) => match inner.kind() {
+                FailureKind::Unavailable => {
+                    tracing::warn!(error = %inner, "a dependency is unavailable");
+                    ApiError::unavailable(
+                        "a service this server depends on is unavailable or too slow; nothing \
+                         was changed by the failed step, try again later",
+                    )
+                }
+                FailureKind::StorageFull => {
+                    tracing::error!(error = %inner, "storage is full");
+                    ApiError::new(
+                        C::StorageFull,
+                        "the server's storage is full; nothing was stored. Reading still works; \
+                         an administrator must free or add space",
+                    )
+                }
+                FailureKind::Other => {
+                    tracing::error!(error = %inner, "request failed");
+                    ApiError::new(
+                        C::InternalError,
+                        "the server failed to handle this request; the request id identifies it",
+                    )
+                }
+            },
         }
     }
 }
@@ -640,6 +686,37 @@ mod tests {
             "{body}"
         );
         assert_eq!(err.problem().status, 500);
+    }
+
+    #[test]
+    fn unavailable_dependencies_answer_503_with_retry_after() {
+        let err: ApiError = AppError::Infrastructure(InfrastructureError::unavailable(
+            "S3 GetObject blocks/ab/… failed: dispatch failure: connection refused",
+        ))
+        .into();
+        assert_eq!(err.problem().code, ErrorCode::ServiceUnavailable);
+        assert!(!err.problem().detail.contains("S3"), "{:?}", err.problem());
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            RETRY_UNAVAILABLE_AFTER.to_string().as_str()
+        );
+    }
+
+    #[test]
+    fn full_storage_answers_507_storage_full() {
+        let err: ApiError = AppError::Infrastructure(InfrastructureError::storage_full(
+            "could not write /var/lib/coffer/blocks/ab/cd/.tmp-…: No space left on device",
+        ))
+        .into();
+        assert_eq!(err.problem().code, ErrorCode::StorageFull);
+        assert_ne!(err.problem().code, ErrorCode::QuotaExceeded);
+        assert!(!err.problem().detail.contains("/var/lib"));
+        assert_eq!(
+            err.into_response().status(),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
     }
 
     #[test]

@@ -5,20 +5,115 @@ use thiserror::Error;
 
 use crate::ports::RepositoryError;
 
-/// A failure outside the domain (database, hashing, ...). Its text is for logs, never for clients.
-#[derive(Debug, Error)]
-#[error(transparent)]
-pub struct InfrastructureError(#[from] Box<dyn std::error::Error + Send + Sync>);
+/// What kind of failure an [`InfrastructureError`] is, as far as the adapter that saw it knows.
+/// Clients are told which kind (so they know whether to retry), never the cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureKind {
+    /// A dependency (the database, the block store) cannot be reached, broke the connection,
+    /// or did not answer in time: retrying later may succeed.
+    Unavailable,
+    /// The storage is full (no space left on the device, a filesystem quota): nothing was
+    /// stored, and writes fail until space is freed.
+    StorageFull,
+    /// Anything else: a bug, corrupted data, a misconfiguration.
+    #[default]
+    Other,
+}
+
+/// A failure outside the domain (database, block store, hashing, ...), with its
+/// [`FailureKind`]. Its text is for logs, never for clients.
+#[derive(Debug)]
+pub struct InfrastructureError {
+    kind: FailureKind,
+    transient: bool,
+    inner: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Shows and chains as the wrapped error (the kind is not part of the text).
+impl std::fmt::Display for InfrastructureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl std::error::Error for InfrastructureError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source()
+    }
+}
 
 impl InfrastructureError {
-    /// Wraps any error.
+    /// Wraps any error (of kind [`FailureKind::Other`]).
     pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(Box::new(err))
+        Self::from(Box::new(err) as Box<dyn std::error::Error + Send + Sync>)
     }
 
     /// An error from a message, for adapters without a typed error.
     pub fn msg(message: impl Into<String>) -> Self {
-        Self(message.into().into())
+        Self::from(Box::<dyn std::error::Error + Send + Sync>::from(
+            message.into(),
+        ))
+    }
+
+    /// A dependency that cannot be reached or did not answer in time.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::msg(message).with_kind(FailureKind::Unavailable)
+    }
+
+    /// Storage that is full.
+    pub fn storage_full(message: impl Into<String>) -> Self {
+        Self::msg(message).with_kind(FailureKind::StorageFull)
+    }
+
+    /// The same error, of another kind.
+    pub fn with_kind(mut self, kind: FailureKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+
+    /// The same error, marked transient: the resource that failed has been replaced (a broken
+    /// pooled connection the pool dropped), so idempotent work may be done again at once.
+    /// Transient errors are [`FailureKind::Unavailable`].
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self.kind = FailureKind::Unavailable;
+        self
+    }
+
+    /// Whether idempotent work that failed with this error may be done again at once.
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+}
+
+/// Runs idempotent work (reads), and once more if it failed transiently: a database connection
+/// broke under it and was replaced. Anything else, or a second failure, is returned as is.
+pub(crate) async fn retry_transient<T, F, Fut>(mut work: F) -> Result<T, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    match work().await {
+        Err(AppError::Infrastructure(err)) if err.is_transient() => {
+            tracing::info!(error = %err, "transient failure; doing the work once more");
+            work().await
+        }
+        result => result,
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for InfrastructureError {
+    fn from(inner: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self {
+            kind: FailureKind::Other,
+            transient: false,
+            inner,
+        }
     }
 }
 
@@ -169,7 +264,7 @@ pub enum AppError {
         /// How long to wait.
         retry_after: Duration,
     },
-    /// Something outside the domain failed.
+    /// Something outside the domain failed (its kind says whether it is worth retrying).
     #[error("internal error")]
     Infrastructure(#[from] InfrastructureError),
 }

@@ -14,7 +14,7 @@ mod principal;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use error::{AppError, Conflict, InfrastructureError};
+pub use error::{AppError, Conflict, FailureKind, InfrastructureError};
 pub use principal::Principal;
 
 use std::sync::Arc;
@@ -57,8 +57,17 @@ impl Readiness {
 
     /// Succeeds when the database answers and the block store is usable.
     pub async fn check(&self) -> Result<(), AppError> {
-        self.uow.ping().await?;
-        self.blobs.check().await?;
-        Ok(())
+        self.database().await?;
+        self.block_store().await
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn database(&self) -> Result<(), AppError> {
+        Ok(self.uow.ping().await?)
+    }
+
+    /// Succeeds when the block store is usable (reachable; on a local disk, not full).
+    pub async fn block_store(&self) -> Result<(), AppError> {
+        Ok(self.blobs.check().await?)
     }
 }

@@ -57,9 +57,18 @@ pub struct InMemoryStore {
     state: Arc<Mutex<State>>,
     /// Write transactions begun and not yet ended.
     open_writes: Arc<std::sync::atomic::AtomicUsize>,
+    /// Read transactions still to fail, as on a connection that broke.
+    broken_reads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl InMemoryStore {
+    /// The next `count` read transactions fail to begin with a transient error, as when a
+    /// pooled connection broke (the server ended the session).
+    pub fn break_reads(&self, count: usize) {
+        self.broken_reads
+            .store(count, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// How many write transactions are open now.
     pub fn open_writes(&self) -> usize {
         self.open_writes.load(std::sync::atomic::Ordering::SeqCst)
@@ -130,6 +139,17 @@ impl UnitOfWork for InMemoryStore {
         }))
     }
     async fn begin_read(&self) -> Result<Box<dyn Transaction>, RepositoryError> {
+        let broken = self.broken_reads.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |left| left.checked_sub(1),
+        );
+        if broken.is_ok() {
+            return Err(RepositoryError::Backend(
+                InfrastructureError::msg("connection closed: the session was terminated")
+                    .transient(),
+            ));
+        }
         Ok(Box::new(InMemoryTx {
             store: self.clone(),
             work: self.snapshot(),
@@ -1161,14 +1181,44 @@ impl InMemoryStore {
     }
 }
 
-/// Block bytes in memory.
+/// Block bytes in memory. [`fail_with`](Self::fail_with) makes every operation fail, as a store
+/// that is down or full would; [`leave_debris`](Self::leave_debris) stands for the leftovers of a
+/// write that never finished.
 #[derive(Default, Clone)]
-pub struct InMemoryBlobs(Arc<Mutex<HashMap<BlockHash, Bytes>>>);
+pub struct InMemoryBlobs {
+    blocks: Arc<Mutex<HashMap<BlockHash, Bytes>>>,
+    failure: Arc<Mutex<Option<crate::FailureKind>>>,
+    debris: Arc<Mutex<Vec<Timestamp>>>,
+}
 
 impl InMemoryBlobs {
+    /// From now on every operation fails with an error of `kind` (`None`: works again).
+    pub fn fail_with(&self, kind: Option<crate::FailureKind>) {
+        *self.failure.lock().unwrap() = kind;
+    }
+
+    /// Leaves a piece of debris last touched at `at`.
+    pub fn leave_debris(&self, at: Timestamp) {
+        self.debris.lock().unwrap().push(at);
+    }
+
+    /// How many pieces of debris are left.
+    pub fn debris(&self) -> usize {
+        self.debris.lock().unwrap().len()
+    }
+
+    fn fault(&self) -> Result<(), InfrastructureError> {
+        match *self.failure.lock().unwrap() {
+            Some(kind) => {
+                Err(InfrastructureError::msg("injected block store fault").with_kind(kind))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// How many blocks are stored.
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
+        self.blocks.lock().unwrap().len()
     }
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
@@ -1179,6 +1229,7 @@ impl InMemoryBlobs {
 #[async_trait]
 impl BlobStore for InMemoryBlobs {
     async fn put(&self, block: HashedBlock) -> Result<(), InfrastructureError> {
+        self.fault()?;
         let bytes: Vec<u8> = block
             .chunks
             .iter()
@@ -1189,7 +1240,7 @@ impl BlobStore for InMemoryBlobs {
             block.hash,
             "blocks arrive with their hash"
         );
-        self.0
+        self.blocks
             .lock()
             .unwrap()
             .entry(block.hash)
@@ -1202,8 +1253,9 @@ impl BlobStore for InMemoryBlobs {
         offset: u64,
         len: u64,
     ) -> Result<ByteStream, InfrastructureError> {
+        self.fault()?;
         let block = self
-            .0
+            .blocks
             .lock()
             .unwrap()
             .get(hash)
@@ -1213,17 +1265,27 @@ impl BlobStore for InMemoryBlobs {
         Ok(Box::pin(futures_util::stream::iter([Ok(piece)])))
     }
     async fn contains(&self, hash: &BlockHash) -> Result<bool, InfrastructureError> {
-        Ok(self.0.lock().unwrap().contains_key(hash))
+        self.fault()?;
+        Ok(self.blocks.lock().unwrap().contains_key(hash))
     }
     async fn delete(&self, hashes: &[BlockHash]) -> Result<(), InfrastructureError> {
-        let mut blocks = self.0.lock().unwrap();
+        self.fault()?;
+        let mut blocks = self.blocks.lock().unwrap();
         for hash in hashes {
             blocks.remove(hash);
         }
         Ok(())
     }
     async fn check(&self) -> Result<(), InfrastructureError> {
+        self.fault()?;
         Ok(())
+    }
+    async fn sweep_debris(&self, cutoff: Timestamp) -> Result<u64, InfrastructureError> {
+        self.fault()?;
+        let mut debris = self.debris.lock().unwrap();
+        let before = debris.len();
+        debris.retain(|at| *at >= cutoff);
+        Ok((before - debris.len()) as u64)
     }
 }
 

@@ -12,7 +12,7 @@ use coffer_application::files::{Files, StorageRules};
 use coffer_application::plugins::{PluginHost, Plugins};
 use coffer_application::ports::{BackgroundTask, BlobStore, TaskSpawner};
 use coffer_application::{Ports, Readiness};
-use coffer_blob::{LocalBlobStore, S3BlobStore, S3Settings, Sha256BlockHasher};
+use coffer_blob::{LocalBlobStore, S3BlobStore, S3Settings, S3Timeouts, Sha256BlockHasher};
 use coffer_domain::account::{ByteCount, SignupPolicy};
 use coffer_plugins::{RuntimeSettings, WasmRuntime};
 use coffer_security::{
@@ -77,6 +77,7 @@ impl TaskSpawner for TokioSpawner {
 pub async fn wire(settings: &Settings) -> Result<(SqlStore, UseCases), StartupError> {
     let options = StoreOptions {
         max_connections: settings.database.max_connections,
+        statement_timeout: settings.database.statement_timeout,
         ..StoreOptions::default()
     };
     let store = SqlStore::connect(settings.database_url().expose(), &options).await?;
@@ -93,9 +94,11 @@ pub async fn wire(settings: &Settings) -> Result<(SqlStore, UseCases), StartupEr
 pub async fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>, StartupError> {
     let failed = |e: coffer_application::InfrastructureError| StartupError::Blobs(e.to_string());
     Ok(match settings.storage.backend {
-        BlobBackend::Local => {
-            Arc::new(LocalBlobStore::open(settings.blocks_dir()).map_err(failed)?)
-        }
+        BlobBackend::Local => Arc::new(
+            LocalBlobStore::open(settings.blocks_dir())
+                .map_err(failed)?
+                .with_min_free_bytes(settings.storage.min_free_bytes),
+        ),
         BlobBackend::S3 => {
             let s3 = &settings.storage.s3;
             let store = S3BlobStore::connect(S3Settings {
@@ -106,6 +109,11 @@ pub async fn blob_store(settings: &Settings) -> Result<Arc<dyn BlobStore>, Start
                 secret_access_key: s3.secret_access_key.expose().to_owned(),
                 force_path_style: s3.force_path_style,
                 key_prefix: s3.key_prefix.clone(),
+                timeouts: S3Timeouts {
+                    connect: s3.connect_timeout,
+                    attempt: s3.attempt_timeout,
+                    operation: s3.operation_timeout,
+                },
             })
             .map_err(failed)?;
             store.check().await.map_err(failed)?;

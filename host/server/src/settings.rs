@@ -103,6 +103,10 @@ pub struct DatabaseSettings {
     pub url: Option<SecretUrl>,
     /// Connection pool size.
     pub max_connections: u32,
+    /// Longest a PostgreSQL statement may run before it is cancelled (the request then answers
+    /// 503 `service_unavailable`).
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Duration,
 }
 
 impl Default for DatabaseSettings {
@@ -110,6 +114,7 @@ impl Default for DatabaseSettings {
         Self {
             url: None,
             max_connections: 8,
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -232,6 +237,9 @@ pub struct StorageSettings {
     pub gc_interval: Duration,
     /// Most entries one folder copy may create.
     pub max_copy_entries: u32,
+    /// With `backend = "local"`: `/readyz` reports not ready while less than this many bytes
+    /// are free for the block directory.
+    pub min_free_bytes: u64,
 }
 
 impl Default for StorageSettings {
@@ -248,6 +256,7 @@ impl Default for StorageSettings {
             upload_expiry: Duration::from_secs(7 * 24 * 3600),
             gc_interval: Duration::from_secs(3600),
             max_copy_entries: 10_000,
+            min_free_bytes: 64 << 20,
         }
     }
 }
@@ -270,6 +279,16 @@ pub struct S3StorageSettings {
     pub force_path_style: bool,
     /// Prefix of every key Coffer writes (to share a bucket).
     pub key_prefix: String,
+    /// Longest wait to connect to the endpoint.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Longest one attempt of a request may take until its answer begins, and longest a body
+    /// being read may stall.
+    #[serde(with = "humantime_serde")]
+    pub attempt_timeout: Duration,
+    /// Longest a request may take until its answer begins, retries included.
+    #[serde(with = "humantime_serde")]
+    pub operation_timeout: Duration,
 }
 
 impl Default for S3StorageSettings {
@@ -282,6 +301,9 @@ impl Default for S3StorageSettings {
             secret_access_key: Secret::default(),
             force_path_style: true,
             key_prefix: String::new(),
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(20),
+            operation_timeout: Duration::from_secs(60),
         }
     }
 }

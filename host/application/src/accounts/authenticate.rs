@@ -6,10 +6,19 @@ impl Accounts {
     /// every token of a disabled account, from the moment it is disabled.
     pub async fn authenticate(&self, secret: &str) -> Result<Principal, AppError> {
         let digest = self.ports.secrets.digest(secret);
+        // Every request authenticates: a connection that broke under it costs one more read.
+        let digest = &digest;
+        crate::error::retry_transient(|| self.authenticate_digest(digest)).await
+    }
+
+    async fn authenticate_digest(
+        &self,
+        digest: &coffer_domain::account::TokenDigest,
+    ) -> Result<Principal, AppError> {
         let mut tx = self.ports.uow.begin_read().await?;
         let token = tx
             .tokens()
-            .find_by_digest(&digest)
+            .find_by_digest(digest)
             .await?
             .filter(|t| t.is_live_at(self.ports.clock.now()))
             .ok_or(AppError::Unauthenticated)?;

@@ -8,6 +8,7 @@ use super::locate::Located;
 use super::{
     Download, Entry, Files, FolderPage, ListCursor, ListFrame, Target, stale_listing_cursor,
 };
+use crate::error::retry_transient;
 use crate::ports::Transaction;
 use crate::{AppError, Principal};
 
@@ -103,11 +104,15 @@ impl Files {
     /// Metadata of a file or folder.
     pub async fn metadata(&self, caller: &Principal, target: &str) -> Result<Entry, AppError> {
         let target = Target::parse(target)?;
-        let (mut tx, access) = self.read_access(caller.user_id).await?;
-        match self.locate(tx.as_mut(), &access, &target).await? {
-            Located::Entry(entry) => Ok(entry),
-            Located::Root => Err(AppError::NotAllowed("the root folder has no metadata")),
-        }
+        let target = &target;
+        retry_transient(|| async move {
+            let (mut tx, access) = self.read_access(caller.user_id).await?;
+            match self.locate(tx.as_mut(), &access, target).await? {
+                Located::Entry(entry) => Ok(entry),
+                Located::Root => Err(AppError::NotAllowed("the root folder has no metadata")),
+            }
+        })
+        .await
     }
 
     /// A file's content (the current revision, or `rev`), optionally a byte range of it, with
@@ -121,13 +126,21 @@ impl Files {
     ) -> Result<Served, AppError> {
         let target = Target::parse(target)?;
         let rev = rev.map(RevisionId::parse_rev).transpose()?;
-        let (mut tx, access) = self.read_access(caller.user_id).await?;
-        let entry = self.locate_entry(tx.as_mut(), &access, &target).await?;
-        self.serve(tx, entry, rev, request).await
+        // Reading is idempotent: done once more if a database connection broke under it.
+        let target = &target;
+        let (entry, revision) = retry_transient(|| async move {
+            let (mut tx, access) = self.read_access(caller.user_id).await?;
+            let entry = self.locate_entry(tx.as_mut(), &access, target).await?;
+            let revision = Self::revision_to_serve(tx.as_mut(), &entry, rev).await?;
+            Ok((entry, revision))
+        })
+        .await?;
+        self.open_content(entry, revision, request).await
     }
 
     /// The content of a located file: its current revision or `rev`, whole or a range. The
-    /// bytes are read from storage only as the stream is polled.
+    /// first block is opened (so a store that cannot serve it fails here); the bytes are read
+    /// from storage only as the stream is polled.
     pub(crate) async fn serve(
         &self,
         mut tx: Box<dyn Transaction>,
@@ -135,19 +148,37 @@ impl Files {
         rev: Option<RevisionId>,
         request: ReadRequest,
     ) -> Result<Served, AppError> {
+        let revision = Self::revision_to_serve(tx.as_mut(), &entry, rev).await?;
+        drop(tx);
+        self.open_content(entry, revision, request).await
+    }
+
+    /// The revision of a located file to serve: its current one, or `rev`.
+    async fn revision_to_serve(
+        tx: &mut dyn Transaction,
+        entry: &Entry,
+        rev: Option<RevisionId>,
+    ) -> Result<Revision, AppError> {
         let current = entry
             .node
             .file
             .as_ref()
             .ok_or(AppError::NotAllowed("a folder has no content to download"))?;
-        let revision = tx
-            .revisions()
+        tx.revisions()
             .get(rev.unwrap_or(current.revision))
             .await?
             .filter(|r| r.node() == entry.node.id)
-            .ok_or(AppError::NotFound("revision"))?;
-        drop(tx);
+            .ok_or(AppError::NotFound("revision"))
+    }
 
+    /// A revision's content, whole or a range, under the request's conditions (evaluated
+    /// against this revision); its first block is opened here.
+    async fn open_content(
+        &self,
+        entry: Entry,
+        revision: Revision,
+        request: ReadRequest,
+    ) -> Result<Served, AppError> {
         let tag = revision.content_hash().to_hex();
         if request.if_none_match.is_some_and(|c| c.matches(&tag)) {
             return Ok(Served::NotModified(entry, revision));
@@ -163,14 +194,22 @@ impl Files {
             None => ((0, size), false),
         };
         let blobs = self.ports.blobs.clone();
-        let pieces = revision.block_ranges(range.0, range.1);
-        let content = stream::iter(pieces)
+        let mut pieces = revision.block_ranges(range.0, range.1).into_iter();
+        // The first block is opened before anything is answered: a store that is down or
+        // missing the block fails the request with a clear error instead of cutting a body that
+        // has already begun. Later failures end the stream with an error, which aborts it.
+        let first = match pieces.next() {
+            Some((hash, offset, length)) => Some(blobs.read(&hash, offset, length).await?),
+            None => None,
+        };
+        let rest = stream::iter(pieces)
             .then(move |(hash, offset, length)| {
                 let blobs = blobs.clone();
                 async move { blobs.read(&hash, offset, length).await }
             })
             .map_err(crate::ports::ContentError::Storage)
             .try_flatten();
+        let content = stream::iter(first).flatten().chain(rest);
         Ok(Served::Content(Download {
             entry,
             revision,

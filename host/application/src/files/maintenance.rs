@@ -1,5 +1,5 @@
 //! Garbage collection: purge old trash, prune old revisions, drop abandoned upload sessions,
-//! delete unreferenced blocks.
+//! delete unreferenced blocks and the debris of writes that never finished.
 
 use super::Files;
 use crate::AppError;
@@ -20,6 +20,9 @@ pub struct GcReport {
     pub changes_pruned: u64,
     /// Upload sessions deleted (past their expiry).
     pub uploads_expired: u64,
+    /// Pieces of debris of writes that never finished (e.g. temporary files of a killed
+    /// process) deleted, once older than the block grace.
+    pub debris_swept: u64,
 }
 
 /// Progress of a garbage collection, reported after each batch.
@@ -116,6 +119,8 @@ impl Files {
             report.blocks_deleted += collected.len() as u64;
             progress(GcProgress::Blocks(report.blocks_deleted));
         }
+        // A write still in flight touches its debris-to-be well within the grace.
+        report.debris_swept = self.ports.blobs.sweep_debris(block_cutoff).await?;
         tracing::info!(?report, "garbage collected");
         Ok(report)
     }

@@ -812,3 +812,99 @@ async fn every_change_is_journaled_in_order_with_where_it_was() {
     let changes = env.store.changes();
     assert_eq!((changes[1].node, changes[4].node), (doc, doc));
 }
+
+#[tokio::test]
+async fn a_download_fails_before_answering_when_the_block_store_cannot_serve_its_first_block() {
+    let (env, me) = setup().await;
+    env.upload(&me, "/f.bin", &data(BLOCK_SIZE + 10, 3)).await;
+    env.blobs.fail_with(Some(crate::FailureKind::Unavailable));
+    let download = env
+        .files
+        .download(&me, "/f.bin", None, ReadRequest::default())
+        .await;
+    match download {
+        Err(AppError::Infrastructure(err)) => {
+            assert_eq!(err.kind(), crate::FailureKind::Unavailable)
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(_) => panic!("a download began although its first block cannot be read"),
+    }
+    let ranged = env
+        .files
+        .download(
+            &me,
+            "/f.bin",
+            None,
+            ranged(RangeRequest::From {
+                start: BLOCK_SIZE as u64,
+                end: None,
+            }),
+        )
+        .await;
+    assert!(ranged.is_err(), "a range is probed at its own first block");
+    env.blobs.fail_with(None);
+    assert_eq!(
+        env.download(&me, "/f.bin").await.unwrap(),
+        data(BLOCK_SIZE + 10, 3)
+    );
+}
+
+#[tokio::test]
+async fn store_failures_keep_their_kind_up_to_the_use_case() {
+    let (env, me) = setup().await;
+    for kind in [
+        crate::FailureKind::StorageFull,
+        crate::FailureKind::Unavailable,
+    ] {
+        env.blobs.fail_with(Some(kind));
+        match env
+            .upload_with(&me, "/full.bin", b"bytes", UploadMode::Add)
+            .await
+        {
+            Err(AppError::Infrastructure(err)) => assert_eq!(err.kind(), kind),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    env.blobs.fail_with(None);
+    env.upload(&me, "/full.bin", b"bytes").await;
+}
+
+#[tokio::test]
+async fn garbage_collection_sweeps_the_debris_of_unfinished_writes() {
+    let (env, _me) = setup().await;
+    env.blobs.leave_debris(crate::ports::Clock::now(&env.clock));
+    let report = env.files.collect_garbage(&mut |_| {}).await.unwrap();
+    assert_eq!(
+        report.debris_swept, 0,
+        "debris within the grace may be a write in flight"
+    );
+    env.clock
+        .advance(env.storage.block_grace + chrono::Duration::seconds(1));
+    let report = env.files.collect_garbage(&mut |_| {}).await.unwrap();
+    assert_eq!(report.debris_swept, 1);
+    assert_eq!(env.blobs.debris(), 0);
+}
+
+#[tokio::test]
+async fn reads_are_done_once_more_when_a_database_connection_broke_under_them() {
+    let (env, me) = setup().await;
+    env.upload(&me, "/f.txt", b"content").await;
+    env.store.break_reads(1);
+    assert_eq!(env.download(&me, "/f.txt").await.unwrap(), b"content");
+    env.store.break_reads(1);
+    env.files.metadata(&me, "/f.txt").await.unwrap();
+
+    // Only once: a database that keeps failing is unavailable.
+    env.store.break_reads(2);
+    match env
+        .files
+        .download(&me, "/f.txt", None, ReadRequest::default())
+        .await
+    {
+        Err(AppError::Infrastructure(err)) => {
+            assert_eq!(err.kind(), crate::FailureKind::Unavailable)
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(_) => panic!("a second broken connection is not retried"),
+    }
+}

@@ -2,6 +2,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use coffer_domain::Timestamp;
 use coffer_domain::files::BlockHash;
 use futures_core::Stream;
 use thiserror::Error;
@@ -63,6 +64,14 @@ pub trait BlobStore: Send + Sync {
     async fn contains(&self, hash: &BlockHash) -> Result<bool, InfrastructureError>;
     /// Deletes blocks; a block that is not stored is not an error.
     async fn delete(&self, hashes: &[BlockHash]) -> Result<(), InfrastructureError>;
-    /// Succeeds when the store can be used (for readiness probes).
+    /// Succeeds when the store can be used (for readiness probes): reachable and, where the
+    /// store can tell, not full.
     async fn check(&self) -> Result<(), InfrastructureError>;
+    /// Deletes debris of writes that never finished (a process killed mid-write) last touched
+    /// before `cutoff`; returns how many pieces went. Stores whose writes leave no debris keep
+    /// this default.
+    async fn sweep_debris(&self, cutoff: Timestamp) -> Result<u64, InfrastructureError> {
+        let _ = cutoff;
+        Ok(0)
+    }
 }

@@ -12,4 +12,4 @@ pub mod testing;
 
 pub use hasher::Sha256BlockHasher;
 pub use local::LocalBlobStore;
-pub use s3::{S3BlobStore, S3Settings};
+pub use s3::{S3BlobStore, S3Settings, S3Timeouts};

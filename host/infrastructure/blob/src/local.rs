@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use coffer_application::InfrastructureError;
 use coffer_application::ports::{BlobStore, ByteStream, ContentError, HashedBlock};
+use coffer_application::{FailureKind, InfrastructureError};
+use coffer_domain::Timestamp;
 use coffer_domain::files::BlockHash;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -33,6 +34,7 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct LocalBlobStore {
     root: Arc<PathBuf>,
+    min_free_bytes: u64,
 }
 
 impl LocalBlobStore {
@@ -43,7 +45,15 @@ impl LocalBlobStore {
             .map_err(|err| io_error("create the blob directory", &root, err))?;
         Ok(Self {
             root: Arc::new(root),
+            min_free_bytes: 0,
         })
+    }
+
+    /// The same store, reported full by [`check`](Self::check) while less than `bytes` are
+    /// free on its filesystem (writes fail well before, with a clear error, when it really is).
+    pub fn with_min_free_bytes(mut self, bytes: u64) -> Self {
+        self.min_free_bytes = bytes;
+        self
     }
 
     /// The directory holding the blocks.
@@ -51,9 +61,11 @@ impl LocalBlobStore {
         &self.root
     }
 
-    /// Succeeds when the root exists, is a directory and is not read-only (for readiness probes).
+    /// Succeeds when the root exists, is a directory, is not read-only and its filesystem has at
+    /// least the minimum free space (for readiness probes).
     pub async fn check(&self) -> Result<(), InfrastructureError> {
         let root = Arc::clone(&self.root);
+        let min_free_bytes = self.min_free_bytes;
         blocking(move || {
             let metadata = fs::metadata(&*root).map_err(|err| io_error("inspect", &root, err))?;
             if !metadata.is_dir() {
@@ -68,9 +80,39 @@ impl LocalBlobStore {
                     root.display()
                 )));
             }
+            let free = free_bytes(&root).map_err(|err| io_error("inspect", &root, err))?;
+            if free < min_free_bytes {
+                return Err(InfrastructureError::storage_full(format!(
+                    "only {free} bytes are free for {} (at least {min_free_bytes} wanted)",
+                    root.display()
+                )));
+            }
             Ok(())
         })
         .await
+    }
+
+    /// Deletes temporary files (of writes that never finished: the process was killed) last
+    /// modified before `cutoff`; returns how many.
+    pub async fn sweep_temporary_files(
+        &self,
+        cutoff: std::time::SystemTime,
+    ) -> Result<u64, InfrastructureError> {
+        let root = Arc::clone(&self.root);
+        blocking(move || sweep_temporary_files(&root, cutoff)).await
+    }
+
+    /// `err`, unless the whole store is gone (its directory is missing: an unmounted disk), which
+    /// makes it unavailable rather than failing one block.
+    fn unless_gone(&self, err: InfrastructureError) -> InfrastructureError {
+        if self.root.is_dir() {
+            err
+        } else {
+            InfrastructureError::unavailable(format!(
+                "the blob directory {} is missing ({err})",
+                self.root.display()
+            ))
+        }
     }
 
     /// Where a block's file lives.
@@ -90,6 +132,10 @@ impl BlobStore for LocalBlobStore {
         LocalBlobStore::check(self).await
     }
 
+    async fn sweep_debris(&self, cutoff: Timestamp) -> Result<u64, InfrastructureError> {
+        self.sweep_temporary_files(cutoff.into()).await
+    }
+
     async fn put(&self, block: HashedBlock) -> Result<(), InfrastructureError> {
         let total: usize = block.chunks.iter().map(Bytes::len).sum();
         if total != block.len as usize {
@@ -99,7 +145,9 @@ impl BlobStore for LocalBlobStore {
             )));
         }
         let root = Arc::clone(&self.root);
-        blocking(move || write_block(&root, &block)).await
+        blocking(move || write_block(&root, &block))
+            .await
+            .map_err(|err| self.unless_gone(err))
     }
 
     async fn read(
@@ -112,6 +160,9 @@ impl BlobStore for LocalBlobStore {
         let mut file = tokio::fs::File::open(&path)
             .await
             .map_err(|err| match err.kind() {
+                io::ErrorKind::NotFound if !self.root.is_dir() => {
+                    self.unless_gone(io_error("open", &path, err))
+                }
                 io::ErrorKind::NotFound => {
                     InfrastructureError::msg(format!("block {hash} is not stored"))
                 }
@@ -252,8 +303,79 @@ fn sync_dir(dir: &Path) -> Result<(), InfrastructureError> {
         .map_err(|err| io_error("sync", dir, err))
 }
 
+/// An I/O error, of kind [`FailureKind::StorageFull`] when the disk (or a quota) is full and
+/// [`FailureKind::Unavailable`] when the disk timed out.
 fn io_error(action: &str, path: &Path, err: io::Error) -> InfrastructureError {
+    let kind = match err.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => FailureKind::StorageFull,
+        io::ErrorKind::TimedOut => FailureKind::Unavailable,
+        _ => FailureKind::Other,
+    };
     InfrastructureError::msg(format!("could not {action} {}: {err}", path.display()))
+        .with_kind(kind)
+}
+
+/// Bytes available to unprivileged writers on the filesystem of `path`.
+fn free_bytes(path: &Path) -> io::Result<u64> {
+    let stats = rustix::fs::statvfs(path)?;
+    Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
+/// Deletes the temporary files under `root`'s shard directories modified before `cutoff`.
+fn sweep_temporary_files(
+    root: &Path,
+    cutoff: std::time::SystemTime,
+) -> Result<u64, InfrastructureError> {
+    let mut swept = 0;
+    for outer in read_dir(root)? {
+        if !outer.is_dir() {
+            continue;
+        }
+        for inner in read_dir(&outer)? {
+            if !inner.is_dir() {
+                continue;
+            }
+            for file in read_dir(&inner)? {
+                let is_temporary = file
+                    .file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with(TEMP_PREFIX));
+                if !is_temporary {
+                    continue;
+                }
+                let modified = match fs::symlink_metadata(&file).and_then(|m| m.modified()) {
+                    Ok(modified) => modified,
+                    // Renamed into place or removed meanwhile.
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                    Err(err) => return Err(io_error("inspect", &file, err)),
+                };
+                if modified >= cutoff {
+                    continue;
+                }
+                match fs::remove_file(&file) {
+                    Ok(()) => swept += 1,
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(io_error("delete", &file, err)),
+                }
+            }
+        }
+    }
+    if swept > 0 {
+        tracing::info!(swept, root = %root.display(), "temporary files of unfinished writes deleted");
+    }
+    Ok(swept)
+}
+
+/// The entries of a directory (none if it vanished meanwhile).
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, InfrastructureError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|entry| entry.map(|entry| entry.path()))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|err| io_error("list", dir, err)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(err) => Err(io_error("list", dir, err)),
+    }
 }
 
 /// Runs file work on the blocking pool.
@@ -286,6 +408,22 @@ mod tests {
                 "ba/78/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
             )
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn full_disks_and_quotas_are_storage_full() {
+        for errno in [28, 122] {
+            // ENOSPC, EDQUOT
+            let err = io_error(
+                "write",
+                Path::new("/blobs/x"),
+                io::Error::from_raw_os_error(errno),
+            );
+            assert_eq!(err.kind(), FailureKind::StorageFull, "errno {errno}");
+        }
+        let other = io_error("write", Path::new("/x"), io::Error::other("bad sector"));
+        assert_eq!(other.kind(), FailureKind::Other);
     }
 
     #[test]

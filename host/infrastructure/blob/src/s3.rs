@@ -5,19 +5,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
-use coffer_application::InfrastructureError;
 use coffer_application::ports::{BlobStore, ByteStream, ContentError, HashedBlock};
+use coffer_application::{FailureKind, InfrastructureError};
 use coffer_domain::files::BlockHash;
 
 /// Most keys one DeleteObjects request may name.
@@ -41,6 +42,31 @@ pub struct S3Settings {
     pub force_path_style: bool,
     /// Prefix of every key (e.g. `coffer/`), so that the bucket can be shared.
     pub key_prefix: String,
+    /// Deadlines of every request.
+    pub timeouts: S3Timeouts,
+}
+
+/// Deadlines of the requests to the bucket: a stalled or unreachable store fails requests in
+/// bounded time (as `Unavailable`) instead of holding them for as long as it stalls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Timeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// One attempt of a request, until its answer's headers; also the longest wait for the next
+    /// chunk of a body being read.
+    pub attempt: Duration,
+    /// A whole request, retries included (until its answer's headers).
+    pub operation: Duration,
+}
+
+impl Default for S3Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            attempt: Duration::from_secs(20),
+            operation: Duration::from_secs(60),
+        }
+    }
 }
 
 impl fmt::Debug for S3Settings {
@@ -53,6 +79,7 @@ impl fmt::Debug for S3Settings {
             .field("secret_access_key", &"<redacted>")
             .field("force_path_style", &self.force_path_style)
             .field("key_prefix", &self.key_prefix)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
@@ -66,6 +93,8 @@ pub struct S3BlobStore {
     client: Client,
     bucket: String,
     key_prefix: String,
+    /// Longest wait for the next chunk of a body being read.
+    body_stall: Duration,
 }
 
 impl fmt::Debug for S3BlobStore {
@@ -111,7 +140,9 @@ impl S3BlobStore {
             .force_path_style(settings.force_path_style)
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
+                    .connect_timeout(settings.timeouts.connect)
+                    .operation_attempt_timeout(settings.timeouts.attempt)
+                    .operation_timeout(settings.timeouts.operation)
                     .build(),
             )
             // Streaming trailer checksums fail against Garage over plain http; bodies are in
@@ -125,6 +156,7 @@ impl S3BlobStore {
             client: Client::from_conf(config.build()),
             bucket: settings.bucket,
             key_prefix: settings.key_prefix,
+            body_stall: settings.timeouts.attempt,
         })
     }
 
@@ -221,11 +253,28 @@ fn block_key(prefix: &str, hash: &BlockHash) -> String {
     format!("{prefix}blocks/{}/{hex}", &hex[0..2])
 }
 
-fn sdk_error(operation: &str, key: &str, err: impl std::error::Error) -> InfrastructureError {
+/// A failed request. Unreachable, timed out, cut off, or failing on the server's side (5xx, e.g.
+/// `SlowDown`) is [`FailureKind::Unavailable`]; refusals (4xx) are not.
+fn sdk_error<E: std::error::Error + 'static>(
+    operation: &str,
+    key: &str,
+    err: SdkError<E, HttpResponse>,
+) -> InfrastructureError {
+    let server_side = err
+        .raw_response()
+        .is_some_and(|response| response.status().is_server_error());
+    let kind = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            FailureKind::Unavailable
+        }
+        _ if server_side => FailureKind::Unavailable,
+        _ => FailureKind::Other,
+    };
     InfrastructureError::msg(format!(
         "S3 {operation} {key} failed: {}",
         DisplayErrorContext(err)
     ))
+    .with_kind(kind)
 }
 
 /// The chunks as one buffer (no copy when there is only one).
@@ -321,16 +370,22 @@ impl BlobStore for S3BlobStore {
                 "S3 GetObject {key} returned {returned} bytes for range {offset}+{len}"
             )));
         }
-        let stream = futures_util::stream::unfold(Some((output.body, key)), |state| async move {
-            let (mut body, key) = state?;
-            match body.next().await? {
-                Ok(chunk) => Some((Ok(chunk), Some((body, key)))),
-                Err(err) => {
-                    let err = sdk_error("GetObject (body)", &key, err);
-                    Some((Err(ContentError::Storage(err)), None))
-                }
-            }
-        });
+        let stall = self.body_stall;
+        let stream =
+            futures_util::stream::unfold(Some((output.body, key)), move |state| async move {
+                let (mut body, key) = state?;
+                let failure = match tokio::time::timeout(stall, body.next()).await {
+                    Ok(None) => return None,
+                    Ok(Some(Ok(chunk))) => return Some((Ok(chunk), Some((body, key)))),
+                    Ok(Some(Err(err))) => format!(
+                        "S3 GetObject {key} failed while reading the body: {}",
+                        DisplayErrorContext(err)
+                    ),
+                    Err(_) => format!("S3 GetObject {key} stalled: no data for {stall:?}"),
+                };
+                let err = InfrastructureError::unavailable(failure);
+                Some((Err(ContentError::Storage(err)), None))
+            });
         Ok(Box::pin(stream))
     }
 
@@ -386,6 +441,7 @@ mod tests {
             secret_access_key: "very-secret".into(),
             force_path_style: true,
             key_prefix: "prod/".into(),
+            timeouts: S3Timeouts::default(),
         }
     }
 

@@ -77,6 +77,7 @@ impl TestBlobStores {
             secret_access_key,
             force_path_style: true,
             key_prefix: format!("coffer-test/{}/", hex::encode(random)),
+            timeouts: crate::S3Timeouts::default(),
         }
     }
 }
@@ -155,5 +156,12 @@ impl<S: BlobStore> BlobStore for TestBlobStore<S> {
 
     async fn check(&self) -> Result<(), InfrastructureError> {
         self.store.check().await
+    }
+
+    async fn sweep_debris(
+        &self,
+        cutoff: coffer_domain::Timestamp,
+    ) -> Result<u64, InfrastructureError> {
+        self.store.sweep_debris(cutoff).await
     }
 }

@@ -2,14 +2,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use coffer_application::InfrastructureError;
 use coffer_application::ports::{RepositoryError, Transaction, UnitOfWork};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{Connection, PgPool, SqlitePool};
 use thiserror::Error;
 
-use crate::transaction::{PgTx, SqliteTx, backend_error};
+use crate::transaction::{PgTx, SqliteTx, backend_error, is_broken_connection};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
@@ -31,6 +30,9 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long to wait for a free connection (and, on SQLite, for the write lock).
     pub acquire_timeout: Duration,
+    /// Longest a statement may run on PostgreSQL (`statement_timeout`); a cancelled statement
+    /// fails as unavailable.
+    pub statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -38,6 +40,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -82,7 +85,9 @@ impl SqlStore {
                 .map_err(SqlError::Connect)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                // FULL syncs the WAL at every commit: an acknowledged write survives power loss
+                // (decision 9). NORMAL could roll back the last commits, whose blocks are synced.
+                .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(options.acquire_timeout);
             if let Some(dir) = connect.get_filename().parent()
@@ -93,12 +98,26 @@ impl SqlStore {
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                // On some errors (SQLITE_FULL, SQLITE_IOERR) SQLite rolls the whole transaction
+                // back by itself; sqlx's own ROLLBACK then fails and it goes on counting the
+                // transaction as open, refusing every later BEGIN on that connection. Such a
+                // connection is closed instead of going back to the pool. (The ping first runs
+                // the rollback of a dropped transaction, which sqlx queues.)
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        conn.ping().await?;
+                        Ok(!conn.is_in_transaction())
+                    })
+                })
                 .connect_with(connect)
                 .await
                 .map_err(SqlError::Connect)?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url).map_err(SqlError::Connect)?;
+            let statement_ms = options.statement_timeout.as_millis().to_string();
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(SqlError::Connect)?
+                .options([("statement_timeout", statement_ms.as_str())]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
@@ -175,6 +194,20 @@ impl SqlStore {
         }
     }
 
+    /// On SQLite, the `synchronous` setting of the pool's connections (2 is `FULL`); `None` on
+    /// PostgreSQL. For diagnostics and tests.
+    pub async fn sqlite_synchronous(&self) -> Result<Option<i64>, SqlError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Ok(Some(
+                sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(SqlError::Connect)?,
+            )),
+            Pool::Postgres(_) => Ok(None),
+        }
+    }
+
     /// Closes every connection (at shutdown).
     pub async fn close(&self) {
         match &self.pool {
@@ -191,32 +224,75 @@ impl UnitOfWork for SqlStore {
             // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
             // writes fails with SQLITE_BUSY when another writer got in between.
             Pool::Sqlite(pool) => Box::new(SqliteTx::new(
-                pool.begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(backend_error)?,
+                retry_broken(|| pool.begin_with("BEGIN IMMEDIATE")).await?,
             )),
-            Pool::Postgres(pool) => Box::new(PgTx::new(pool.begin().await.map_err(backend_error)?)),
+            Pool::Postgres(pool) => Box::new(PgTx::new(retry_broken(|| pool.begin()).await?)),
         })
     }
 
     async fn begin_read(&self) -> Result<Box<dyn Transaction>, RepositoryError> {
         Ok(match &self.pool {
-            Pool::Sqlite(pool) => {
-                Box::new(SqliteTx::new(pool.begin().await.map_err(backend_error)?))
-            }
+            Pool::Sqlite(pool) => Box::new(SqliteTx::new(retry_broken(|| pool.begin()).await?)),
             Pool::Postgres(pool) => Box::new(PgTx::new(
-                pool.begin_with("BEGIN READ ONLY")
-                    .await
-                    .map_err(backend_error)?,
+                retry_broken(|| pool.begin_with("BEGIN READ ONLY")).await?,
             )),
         })
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {
-        let result = match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
-            Pool::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                retry_broken(|| sqlx::query("SELECT 1").execute(pool)).await?;
+            }
+            Pool::Postgres(pool) => {
+                retry_broken(|| sqlx::query("SELECT 1").execute(pool)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `work` (which must be idempotent: beginning a transaction, a probe) and, if it failed
+/// on a broken pooled connection (the server ended the session, the socket died), once more on
+/// another connection: the pool drops the broken one.
+async fn retry_broken<T, F, Fut>(mut work: F) -> Result<T, RepositoryError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    match work().await {
+        Err(err) if is_broken_connection(&err) => {
+            tracing::info!(error = %err, "broken database connection; retrying once");
+            work().await.map_err(backend_error)
+        }
+        result => result.map_err(backend_error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite ended a transaction by itself (as it does on SQLITE_FULL): the connection must not
+    /// come back from the pool still counted as in a transaction.
+    #[tokio::test]
+    async fn a_connection_whose_transaction_sqlite_ended_leaves_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
+        let options = StoreOptions {
+            max_connections: 1,
+            ..StoreOptions::default()
         };
-        result.map_err(|e| RepositoryError::Backend(InfrastructureError::new(e)))
+        let store = SqlStore::connect(&url, &options).await.unwrap();
+        let Pool::Sqlite(pool) = &store.pool else {
+            unreachable!("a SQLite URL")
+        };
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        drop(tx);
+        for _ in 0..2 {
+            let tx = store.begin().await.expect("a usable connection");
+            tx.commit().await.unwrap();
+        }
     }
 }

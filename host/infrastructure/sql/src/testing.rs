@@ -109,6 +109,24 @@ impl TestDatabase {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+
+    /// On PostgreSQL, terminates every other session on this database (as an administrator or
+    /// a failover would) and returns how many; on SQLite there are no sessions to end: 0.
+    pub async fn terminate_sessions(&self) -> u64 {
+        if self.backend != Backend::Postgres {
+            return 0;
+        }
+        let mut admin = connect(&self.url).await;
+        let ended: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .expect("terminate sessions");
+        let _ = admin.close().await;
+        ended as u64
+    }
 }
 
 async fn connect(url: &str) -> sqlx::PgConnection {

@@ -2,12 +2,12 @@
 //! written once in [`sql_transaction!`] and compiled against each backend's concrete types.
 
 use async_trait::async_trait;
-use coffer_application::InfrastructureError;
 use coffer_application::ports::{
     BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
     NamespaceRepository, NodeRepository, PluginRepository, RepositoryError, RevisionRepository,
     TokenRepository, Transaction, UploadRepository, UserRepository,
 };
+use coffer_application::{FailureKind, InfrastructureError};
 use coffer_domain::Timestamp;
 use coffer_domain::account::{AccessToken, Email, Invite, TokenDigest, TokenId, User, UserId};
 use coffer_domain::files::{
@@ -25,9 +25,104 @@ use crate::rows::{
     hooks_column, micros, namespace_kind, quota_column, upload_columns,
 };
 
-/// Any database error, as the port's backend error.
+/// Any database error, as the port's backend error, with its [`FailureKind`].
 pub(crate) fn backend_error(err: sqlx::Error) -> RepositoryError {
-    RepositoryError::Backend(InfrastructureError::new(err))
+    let kind = failure_kind(&err);
+    let broken = is_broken_connection(&err);
+    let err = InfrastructureError::new(err).with_kind(kind);
+    // The pool drops a broken connection: idempotent work may be done again at once.
+    RepositoryError::Backend(if broken { err.transient() } else { err })
+}
+
+/// What kind of failure a database error is: the database unreachable, gone, busy beyond the
+/// timeouts or cancelled by one is [`FailureKind::Unavailable`]; a full disk is
+/// [`FailureKind::StorageFull`].
+pub(crate) fn failure_kind(err: &sqlx::Error) -> FailureKind {
+    use sqlx::error::DatabaseError as _;
+    match err {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            FailureKind::StorageFull
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => FailureKind::Unavailable,
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres_failure_kind(pg.code())
+            } else if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                sqlite_failure_kind(sqlite.code().and_then(|code| code.parse().ok()))
+            } else {
+                FailureKind::Other
+            }
+        }
+        _ => FailureKind::Other,
+    }
+}
+
+/// By SQLSTATE: class 08 (connection exception), 57P (the server shuts down or cannot take
+/// connections), 57014 (cancelled: a statement timeout), 53 (insufficient resources; 53100 is a
+/// full disk), 40001/40P01 (serialization failure, deadlock: worth retrying).
+fn postgres_failure_kind(sqlstate: &str) -> FailureKind {
+    match sqlstate {
+        "53100" => FailureKind::StorageFull,
+        "57014" | "40001" | "40P01" => FailureKind::Unavailable,
+        _ if sqlstate.starts_with("08")
+            || sqlstate.starts_with("57P")
+            || sqlstate.starts_with("53") =>
+        {
+            FailureKind::Unavailable
+        }
+        _ => FailureKind::Other,
+    }
+}
+
+/// By SQLite result code (primary code: the low byte of an extended one): SQLITE_FULL (13) is a
+/// full disk; SQLITE_BUSY (5) and SQLITE_LOCKED (6) outlasted the busy timeout.
+fn sqlite_failure_kind(code: Option<i32>) -> FailureKind {
+    match code.map(|code| code & 0xff) {
+        Some(13) => FailureKind::StorageFull,
+        Some(5 | 6) => FailureKind::Unavailable,
+        _ => FailureKind::Other,
+    }
+}
+
+/// Whether the connection an error came from is broken (so the same work may succeed on
+/// another one): I/O failed, or the server ended the session.
+pub(crate) fn is_broken_connection(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some_and(|pg| pg.code().starts_with("08") || pg.code().starts_with("57P")),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_and_sqlite_codes_have_kinds() {
+        assert_eq!(postgres_failure_kind("57P01"), FailureKind::Unavailable);
+        assert_eq!(postgres_failure_kind("08006"), FailureKind::Unavailable);
+        assert_eq!(postgres_failure_kind("57014"), FailureKind::Unavailable);
+        assert_eq!(postgres_failure_kind("53100"), FailureKind::StorageFull);
+        assert_eq!(postgres_failure_kind("23505"), FailureKind::Other);
+        assert_eq!(sqlite_failure_kind(Some(13)), FailureKind::StorageFull);
+        assert_eq!(sqlite_failure_kind(Some(517)), FailureKind::Unavailable);
+        assert_eq!(sqlite_failure_kind(Some(19)), FailureKind::Other);
+        assert_eq!(
+            failure_kind(&sqlx::Error::PoolTimedOut),
+            FailureKind::Unavailable
+        );
+        assert_eq!(
+            failure_kind(&sqlx::Error::Io(std::io::Error::from_raw_os_error(28))),
+            FailureKind::StorageFull
+        );
+    }
 }
 
 /// `%fragment%` with LIKE's special characters escaped by `\`.

@@ -227,11 +227,13 @@ async fn admin(settings: Settings, action: AdminCommand) -> Result<(), CliError>
                 })
                 .await?;
             println!(
-                "done: {} trashed items, {} revisions, {} blocks deleted; {} journal entries pruned",
+                "done: {} trashed items, {} revisions, {} blocks deleted; {} journal entries pruned; \
+                 {} unfinished writes swept",
                 report.trash_purged,
                 report.revisions_pruned,
                 report.blocks_deleted,
-                report.changes_pruned
+                report.changes_pruned,
+                report.debris_swept
             );
             Ok(())
         }
