@@ -4,6 +4,7 @@ mod accounts;
 mod admin;
 mod changes;
 mod connections;
+mod contract;
 mod conventions;
 mod faults;
 mod files;
