@@ -1,7 +1,9 @@
 //! Checks a plugin's configuration against the JSON Schema its author ships, for the subset of
 //! JSON Schema that describes configuration: `type`, `properties`, `required`,
-//! `additionalProperties: false`, `items`, `enum`, `minimum`/`maximum`, `minLength`/`maxLength`.
-//! Other keywords are accepted and not enforced.
+//! `additionalProperties` (`true` or `false`), `items`, `enum`, `minimum`/`maximum`,
+//! `minLength`/`maxLength`, plus annotations that constrain nothing (`title`, `description`,
+//! `default`, `examples`, ...). A schema with any other keyword is refused at install: a
+//! constraint this checker would not enforce must not look enforced.
 
 use serde_json::Value;
 
@@ -10,11 +12,80 @@ pub(crate) fn check(schema: &Value, value: &Value) -> Result<(), String> {
     check_at(schema, value, "config")
 }
 
-/// A schema this checker can use: an object whose keywords have the right shapes.
+/// Keywords this checker enforces.
+const ENFORCED: [&str; 10] = [
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+];
+
+/// Keywords that only annotate.
+const ANNOTATIONS: [&str; 10] = [
+    "$schema",
+    "$id",
+    "$comment",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+];
+
+/// The type names of JSON Schema.
+const TYPES: [&str; 7] = [
+    "object", "array", "string", "boolean", "null", "number", "integer",
+];
+
+/// A schema this checker can use: an object whose keywords it knows and that have the right
+/// shapes.
 pub(crate) fn check_schema(schema: &Value) -> Result<(), String> {
     let Some(object) = schema.as_object() else {
         return Err("the configuration schema must be a JSON object".into());
     };
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| !ENFORCED.contains(&k.as_str()) && !ANNOTATIONS.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "`{unknown}` is not supported in configuration schemas (supported: {})",
+            ENFORCED.join(", ")
+        ));
+    }
+    let known_type = |t: &Value| t.as_str().is_some_and(|t| TYPES.contains(&t));
+    match object.get("type") {
+        None => {}
+        Some(Value::Array(types)) if !types.is_empty() && types.iter().all(known_type) => {}
+        Some(t) if known_type(t) => {}
+        Some(_) => return Err(format!("`type` must be one of {}", TYPES.join(", "))),
+    }
+    if object
+        .get("additionalProperties")
+        .is_some_and(|a| !a.is_boolean())
+    {
+        return Err("`additionalProperties` must be true or false".into());
+    }
+    for bound in ["minimum", "maximum"] {
+        if object.get(bound).is_some_and(|b| !b.is_number()) {
+            return Err(format!("`{bound}` must be a number"));
+        }
+    }
+    for bound in ["minLength", "maxLength"] {
+        if object.get(bound).is_some_and(|b| b.as_u64().is_none()) {
+            return Err(format!("`{bound}` must be a whole number"));
+        }
+    }
+    if object.get("enum").is_some_and(|e| !e.is_array()) {
+        return Err("`enum` must be an array".into());
+    }
     if let Some(properties) = object.get("properties") {
         let Some(properties) = properties.as_object() else {
             return Err("`properties` must be an object".into());
@@ -179,5 +250,34 @@ mod tests {
         }
         assert!(check_schema(&json!("not an object")).is_err());
         assert!(check_schema(&json!({"required": "domains"})).is_err());
+    }
+
+    #[test]
+    fn schemas_with_constraints_this_checker_would_not_enforce_are_refused() {
+        for (schema, why) in [
+            (json!({"type": "string", "pattern": "^a"}), "`pattern`"),
+            (json!({"oneOf": [{"type": "string"}]}), "`oneOf`"),
+            (
+                json!({"properties": {"n": {"type": "integer", "multipleOf": 2}}}),
+                "property n: `multipleOf`",
+            ),
+            (json!({"items": {"format": "email"}}), "items: `format`"),
+            (
+                json!({"additionalProperties": {"type": "string"}}),
+                "`additionalProperties`",
+            ),
+            (json!({"type": "strnig"}), "`type`"),
+            (json!({"minimum": "1"}), "`minimum`"),
+        ] {
+            let err = check_schema(&schema).unwrap_err();
+            assert!(err.contains(why), "{schema}: {err}");
+        }
+        let annotated = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Settings",
+            "type": ["object", "null"],
+            "properties": {"n": {"type": "integer", "description": "a number", "default": 3}}
+        });
+        assert_eq!(check_schema(&annotated), Ok(()));
     }
 }
