@@ -358,6 +358,10 @@ fn download_response(download: Download) -> Response {
     headers.insert(header::CONTENT_TYPE, header_value(&media_type));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     headers.insert(header::ETAG, header_value(&etag));
+    headers.insert(
+        header::LAST_MODIFIED,
+        header_value(&http_date(download.revision.created_at())),
+    );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         "x-content-type-options",
@@ -418,7 +422,20 @@ fn content_disposition(name: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    format!("attachment; filename*=UTF-8''{encoded}")
+    // An ASCII stand-in first, for clients that do not read `filename*`.
+    let fallback: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+/// A time as an HTTP date (`Last-Modified`).
+pub(crate) fn http_date(at: chrono::DateTime<Utc>) -> String {
+    httpdate::fmt_http_date(at.into())
 }
 
 /// One range of `bytes=…`; several ranges or anything malformed is ignored (the whole file is
@@ -854,11 +871,16 @@ mod tests {
     fn any_name_is_safe_in_content_disposition() {
         assert_eq!(
             content_disposition("a b.txt"),
-            "attachment; filename*=UTF-8''a%20b.txt"
+            "attachment; filename=\"a b.txt\"; filename*=UTF-8''a%20b.txt"
         );
         let header = content_disposition("r\u{e9}sum\u{e9}\";\r\n.pdf");
         assert!(HeaderValue::from_str(&header).is_ok(), "{header}");
-        assert!(!header.contains('"'));
+        assert_eq!(
+            header,
+            "attachment; filename=\"r_sum__;__.pdf\"; \
+             filename*=UTF-8''r%C3%A9sum%C3%A9%22%3B%0D%0A.pdf",
+            "the ASCII stand-in can neither end the quotes nor the header"
+        );
     }
 
     #[test]

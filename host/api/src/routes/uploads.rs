@@ -24,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::files::http_date;
 use crate::extract::{ApiPath, Caller};
 use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::state::ApiState;
@@ -412,9 +413,6 @@ fn describe(headers: &mut HeaderMap, session: &UploadSession) {
 }
 
 /// An HTTP date (RFC 9110 IMF-fixdate).
-fn http_date(at: DateTime<Utc>) -> String {
-    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
 
 fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).expect("header text is visible ASCII")
