@@ -16,6 +16,7 @@ on_both_backends!(
     hostile_plugins_cost_at_most_their_request_and_the_failure_policy_decides,
     installation_is_for_administrators_and_checks_what_it_is_given,
     a_scanner_written_in_python_refuses_executables_until_disabled,
+    guest_code_leaves_the_request_threads_free,
 );
 
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -289,8 +290,8 @@ async fn hostile_plugins_cost_at_most_their_request_and_the_failure_policy_decid
         StatusCode::OK
     );
     app.upload(&user, "/b.txt", b"b").await;
-    // Three more failures make five in a row: the plugin disables itself.
-    for name in ["/c.txt", "/d.txt", "/e.txt"] {
+    // Four more failures make five in a row since its last change: it disables itself.
+    for name in ["/c.txt", "/d.txt", "/e.txt", "/e2.txt"] {
         app.upload(&user, name, b"x").await;
     }
     let plugin = app
@@ -310,6 +311,54 @@ async fn hostile_plugins_cost_at_most_their_request_and_the_failure_policy_decid
     assert_eq!(log["entries"][0]["action"], "auto_disabled");
     assert_eq!(log["entries"][1]["action"], "failed");
     assert!(log["next_before"].as_u64().is_some(), "more pages");
+
+    // Failing open was the administrator's choice; with `deny`, the disabled scanner refuses
+    // uploads instead of letting them through unscanned.
+    assert_eq!(
+        settings(json!({"failure_policy": "deny"})).await.status(),
+        StatusCode::OK
+    );
+    let refused = app.put(&user, "path=/f.txt", b"f".to_vec()).await;
+    let problem = assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "plugin_failed").await;
+    assert_eq!(problem["plugin"], "hostile");
+}
+
+async fn guest_code_leaves_the_request_threads_free(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (admin, user) = admin_and_user(&app).await;
+    let id = enabled(&app, &admin, "hostile", json!("loop")).await;
+    let changed = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/admin/plugins/{id}"),
+            Some(&admin),
+            Some(json!({"time_ms": 3000, "memory_bytes": 16 << 20})),
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    // Two uploads whose scanner computes for 3 s each...
+    let scans: Vec<_> = (0..2)
+        .map(|i| {
+            let request = app
+                .request(Method::PUT, &format!("/api/v1/files/content?path=/{i}.txt"))
+                .bearer_auth(&user)
+                .body(b"x".to_vec());
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...while the server answers others at once.
+    let started = Instant::now();
+    let health = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    for scan in scans {
+        assert_eq!(scan.await.unwrap(), StatusCode::SERVICE_UNAVAILABLE);
+    }
 }
 
 async fn installation_is_for_administrators_and_checks_what_it_is_given(backend: Backend) {
@@ -353,6 +402,18 @@ async fn installation_is_for_administrators_and_checks_what_it_is_given(backend:
         "validation_failed",
     )
     .await;
+    // An export with the right name and the wrong signature is refused at install.
+    let mismatched = install(&app, &admin, manifest.clone(), plugin_wasm("mismatched")).await;
+    let problem = assert_problem(
+        mismatched,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["field"], "component");
+    // A component over the size limit is too large, not a malformed form.
+    let oversize = install(&app, &admin, manifest.clone(), vec![0; 34 << 20]).await;
+    assert_problem(oversize, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     let installed = install(&app, &admin, manifest.clone(), plugin_wasm("eicar-scanner")).await;
     assert_eq!(installed.status(), StatusCode::CREATED);
     let plugin: Value = installed.json().await.unwrap();

@@ -1718,7 +1718,8 @@ impl TaskSpawner for ManualSpawner {
 
 /// A plugin runtime whose "components" are text describing the plugin:
 /// `fake-plugin hooks=upload-scanner,events answer=infected:Name` where the answer is `allow`,
-/// `deny:reason`, `clean`, `infected:name`, `quota:123`, or `fail:trap|timeout|memory|output`.
+/// `deny:reason`, `clean`, `infected:name`, `quota:123`, or
+/// `fail:trap|timeout|memory|output|busy|host`, or `fail-quota` (only `quota` fails).
 /// It records every call.
 #[derive(Default)]
 pub struct FakePluginRuntime {
@@ -1752,6 +1753,11 @@ impl FakePluginRuntime {
     /// The calls made while a write transaction was open (a plugin holding locks).
     pub fn calls_in_writes(&self) -> Vec<(String, &'static str)> {
         self.calls_in_writes.lock().unwrap().clone()
+    }
+
+    /// The digests of the components loaded now.
+    pub fn loaded(&self) -> Vec<String> {
+        self.loaded.lock().unwrap().keys().cloned().collect()
     }
 
     /// The events delivered so far.
@@ -1806,6 +1812,8 @@ impl FakePluginRuntime {
             Some("timeout") => Err(CallFailure::Timeout),
             Some("memory") => Err(CallFailure::MemoryExceeded),
             Some("output") => Err(CallFailure::OutputTooLarge),
+            Some("busy") => Err(CallFailure::Busy),
+            Some("host") => Err(CallFailure::HostFailed("the block store is down".into())),
             Some(other) => Err(CallFailure::Trap(other.to_owned())),
             None => Ok(answer),
         }
@@ -1851,6 +1859,12 @@ impl PluginRuntime for FakePluginRuntime {
     fn is_loaded(&self, digest: &str) -> bool {
         self.loaded.lock().unwrap().contains_key(digest)
     }
+    fn retain(&self, digests: &[String]) {
+        self.loaded
+            .lock()
+            .unwrap()
+            .retain(|digest, _| digests.contains(digest));
+    }
     async fn scan(
         &self,
         call: &PluginCall,
@@ -1887,10 +1901,12 @@ impl PluginRuntime for FakePluginRuntime {
         _user: &ActorFacts,
         _server_quota: u64,
     ) -> CallOutcome<Option<u64>> {
-        Self::outcome(
-            self.answer(call, "quota")
-                .map(|answer| answer.strip_prefix("quota:").and_then(|q| q.parse().ok())),
-        )
+        Self::outcome(self.answer(call, "quota").and_then(|answer| {
+            if answer == "fail-quota" {
+                return Err(CallFailure::Timeout);
+            }
+            Ok(answer.strip_prefix("quota:").and_then(|q| q.parse().ok()))
+        }))
     }
     async fn check_upload(
         &self,

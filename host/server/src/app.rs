@@ -140,6 +140,8 @@ fn use_cases(
     let runtime = WasmRuntime::new(&RuntimeSettings {
         cache_dir: Some(settings.plugin_cache_dir()),
         max_concurrent_calls: settings.plugins.max_concurrent_calls,
+        max_concurrent_calls_per_plugin: settings.plugins.max_concurrent_calls_per_plugin,
+        guest_threads: settings.plugins.guest_threads,
     })
     .map_err(|e| StartupError::Settings(format!("plugins: {e}")))?;
     let ports = Ports {

@@ -39,6 +39,11 @@ pub struct PluginSettings {
     pub refresh_interval: Duration,
     /// Most plugin calls running at once on this instance.
     pub max_concurrent_calls: u32,
+    /// Most calls of one plugin running at once on this instance (so that one slow plugin
+    /// cannot take every slot from the others).
+    pub max_concurrent_calls_per_plugin: u32,
+    /// Threads that run plugin code, apart from the threads that serve requests.
+    pub guest_threads: usize,
 }
 
 impl Default for PluginSettings {
@@ -47,6 +52,8 @@ impl Default for PluginSettings {
             cache_dir: None,
             refresh_interval: Duration::from_secs(1),
             max_concurrent_calls: 64,
+            max_concurrent_calls_per_plugin: 16,
+            guest_threads: 2,
         }
     }
 }

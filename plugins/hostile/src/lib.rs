@@ -1,6 +1,8 @@
 //! A scanner (and sharing policy) that misbehaves as its configuration says, so the tests can
 //! check that the host contains it: `"loop"`, `"memory"`, `"trap"`, `"big-output"`,
-//! `"read-file"`, `"env"`, `"network"`, `"log-flood"`, `"stdout"`; anything else behaves.
+//! `"read-file"`, `"env"`, `"network"`, `"log-flood"`, `"stdout"`, `"forge-log"` (log lines
+//! that try to start lines of their own), `"big-log"` (one line larger than any output limit);
+//! anything else behaves.
 
 wit_bindgen::generate!({ path: "../../wit/v0.1.0", world: "hostile" });
 
@@ -46,6 +48,19 @@ fn misbehave() -> Option<String> {
                     &[("i".into(), i.to_string())],
                 );
             }
+            None
+        }
+        "forge-log" => {
+            log(
+                Level::Info,
+                "scanned\n2026-01-01T00:00:00Z  INFO coffer: admin@example.org logged in\r",
+                &[("user\nforged".into(), "value\r\u{1b}[2J".into())],
+            );
+            println!("printed\rforged");
+            Some("found\nFORGED line".into())
+        }
+        "big-log" => {
+            log(Level::Info, &"big ".repeat(10_000), &[]);
             None
         }
         "stdout" => {

@@ -98,6 +98,7 @@ impl PluginUnderTest {
         let runtime = WasmRuntime::new(&RuntimeSettings {
             cache_dir: None,
             max_concurrent_calls: 4,
+            ..RuntimeSettings::default()
         })?;
         let info = runtime.inspect(&bytes).await?;
         let digest = hex::encode(Sha256::digest(&bytes));

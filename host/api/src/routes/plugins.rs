@@ -73,7 +73,9 @@ pub struct PluginResponse {
     time_ms: u64,
     /// Most bytes of output (reasons, logs) per call.
     output_bytes: u32,
-    /// What a failed call decides: `deny` or `allow`.
+    /// What a failed call decides: `deny` or `allow`. A `deny` plugin disabled automatically
+    /// (`disabled_reason` set) keeps refusing its hook until an administrator enables or
+    /// disables it, or sets `allow`.
     failure_policy: String,
     /// When it was installed.
     installed_at: DateTime<Utc>,
@@ -167,6 +169,17 @@ fn bad_form(reason: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed, reason.into())
 }
 
+/// A form that cannot be read: too large (413, like any body over its limit) or malformed.
+fn unreadable_form(what: &str, err: axum::extract::multipart::MultipartError) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("an install may be at most {} MiB", MAX_INSTALL_BYTES >> 20),
+        );
+    }
+    bad_form(format!("{what}: {err}"))
+}
+
 /// Install a plugin (disabled until enabled): `multipart/form-data` with a `manifest` part (JSON)
 /// and a `component` part (the `.wasm` component).
 #[utoipa::path(
@@ -177,7 +190,8 @@ fn bad_form(reason: impl Into<String>) -> ApiError {
         (status = 201, description = "Installed (disabled)", body = PluginResponse),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A plugin with this name is installed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad manifest, configuration, or component (not a component, another interface version, no hook)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The component is larger than 32 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad manifest, configuration, or component (not a component, another interface version, no hook, a hook whose signature does not match the WIT)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not `multipart/form-data` with a boundary", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -191,14 +205,14 @@ async fn install_plugin(
     while let Some(field) = form
         .next_field()
         .await
-        .map_err(|e| bad_form(format!("the form is malformed: {e}")))?
+        .map_err(|e| unreadable_form("the form is malformed", e))?
     {
         match field.name() {
             Some("manifest") => {
                 let text = field
                     .bytes()
                     .await
-                    .map_err(|e| bad_form(format!("manifest: {e}")))?;
+                    .map_err(|e| unreadable_form("manifest", e))?;
                 manifest = Some(parse_manifest(&text).map_err(bad_form)?);
             }
             Some("component") => {
@@ -206,7 +220,7 @@ async fn install_plugin(
                     field
                         .bytes()
                         .await
-                        .map_err(|e| bad_form(format!("component: {e}")))?
+                        .map_err(|e| unreadable_form("component", e))?
                         .to_vec(),
                 );
             }
@@ -275,7 +289,8 @@ pub struct PluginSettingsRequest {
     time_ms: Option<u64>,
     /// Output limit per call, 1 KiB to 16 MiB.
     output_bytes: Option<u32>,
-    /// `deny` or `allow`: what a failed call decides.
+    /// `deny` or `allow`: what a failed call decides, and whether the plugin keeps refusing
+    /// (`deny`) or lets requests through (`allow`) once it was disabled automatically.
     failure_policy: Option<String>,
 }
 

@@ -412,8 +412,6 @@ fn describe(headers: &mut HeaderMap, session: &UploadSession) {
     }
 }
 
-/// An HTTP date (RFC 9110 IMF-fixdate).
-
 fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).expect("header text is visible ASCII")
 }

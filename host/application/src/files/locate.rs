@@ -222,7 +222,8 @@ impl Files {
         Ok(())
     }
 
-    /// The quota in force for `user`.
+    /// The quota in force for `user`, as the quota policies last answered: no plugin is asked
+    /// here, as this runs inside transactions (see [`Self::ask_quotas_before_writing`]).
     pub(crate) async fn quota_of(
         &self,
         tx: &mut dyn Transaction,
@@ -235,15 +236,14 @@ impl Files {
             .ok_or(AppError::Unauthenticated)?;
         Ok(self
             .plugins
-            .quota_for(&user, self.rules.default_quota)
-            .await)
+            .known_quota_for(&user, self.rules.default_quota))
     }
 
     /// Asks the quota policies, outside any transaction, for the quotas a write to `targets`
     /// may check (the caller's and those of the owners of where the targets lie). The write
     /// transaction then finds the answers remembered, so a slow quota plugin holds no lock.
     /// Best effort: the write itself reports any error.
-    async fn ask_quotas_before_writing(&self, user: UserId, targets: &[&Target]) {
+    pub(crate) async fn ask_quotas_before_writing(&self, user: UserId, targets: &[&Target]) {
         let owners = async {
             let (mut tx, access) = self.read_access(user).await?;
             let mut owners = vec![user];

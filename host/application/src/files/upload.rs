@@ -193,6 +193,10 @@ impl Files {
         caller: &Principal,
         destination: &Destination,
     ) -> Result<Preflight, AppError> {
+        if self.plugins.sets_quotas() {
+            self.ask_quotas_before_writing(caller.user_id, &[&Target::Path(destination.parent())])
+                .await;
+        }
         let (mut tx, access) = self.read_access(caller.user_id).await?;
         let namespace = self
             .namespace_hint(tx.as_mut(), &access, &Target::Path(destination.parent()))

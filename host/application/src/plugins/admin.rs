@@ -119,7 +119,13 @@ impl Plugins {
     async fn admin_tx(&self, admin: Actor<'_>) -> Result<(Box<dyn Transaction>, String), AppError> {
         admin.require_admin()?;
         let mut tx = self.ports.uow.begin().await?;
-        let name = match admin.user_id() {
+        let name = Self::admin_name(tx.as_mut(), admin).await?;
+        Ok((tx, name))
+    }
+
+    /// How the audit log names an administrator.
+    async fn admin_name(tx: &mut dyn Transaction, admin: Actor<'_>) -> Result<String, AppError> {
+        Ok(match admin.user_id() {
             Some(user_id) => tx
                 .users()
                 .get(user_id)
@@ -127,8 +133,7 @@ impl Plugins {
                 .map(|u| u.email().to_string())
                 .unwrap_or_default(),
             None => OPERATOR.to_owned(),
-        };
-        Ok((tx, name))
+        })
     }
 
     fn entry(
@@ -343,7 +348,9 @@ impl Plugins {
         Ok(plugin)
     }
 
-    /// Enables or disables a plugin. Enabling clears an automatic disabling.
+    /// Enables or disables a plugin. Enabling clears an automatic disabling (and the failures
+    /// counted before it); disabling explicitly ends the refusals of a guard that was disabled
+    /// automatically and failed closed ([`Plugin::fails_closed`]).
     #[tracing::instrument(skip_all, fields(admin = ?admin.user_id()))]
     pub async fn set_enabled(
         &self,
@@ -356,9 +363,9 @@ impl Plugins {
         if enabled {
             // The component must load here before it is enabled everywhere.
             self.host.ensure_loaded(tx.as_mut(), &plugin).await?;
-            plugin.consecutive_failures = 0;
-            plugin.disabled_reason = None;
         }
+        plugin.consecutive_failures = 0;
+        plugin.disabled_reason = None;
         plugin.enabled = enabled;
         plugin.updated_at = self.ports.clock.now();
         tx.plugins().update(&plugin).await?;
@@ -436,16 +443,22 @@ impl Plugins {
     }
 
     /// Calls a plugin (enabled or not) on a sample and reports its answer, logs and duration.
-    /// Nothing is stored but the audit entry.
+    /// Nothing is stored but the audit entry, written after the call: no transaction is open
+    /// while the plugin runs.
     pub async fn dry_run(
         &self,
         admin: Actor<'_>,
         id: PluginId,
         input: DryRunInput,
     ) -> Result<DryRunReport, AppError> {
-        let (mut tx, actor) = self.admin_tx(admin).await?;
-        let plugin = Self::plugin(tx.as_mut(), id).await?;
-        self.host.ensure_loaded(tx.as_mut(), &plugin).await?;
+        admin.require_admin()?;
+        let (plugin, actor) = {
+            let mut tx = self.ports.uow.begin_read().await?;
+            let actor = Self::admin_name(tx.as_mut(), admin).await?;
+            let plugin = Self::plugin(tx.as_mut(), id).await?;
+            self.host.ensure_loaded(tx.as_mut(), &plugin).await?;
+            (plugin, actor)
+        };
         let runtime = self.host.runtime().clone();
         let call = PluginHost::call_of(&plugin);
         let decision_text = |d: PolicyDecision| match d {
@@ -516,6 +529,7 @@ impl Plugins {
             Err(failure) => failure.to_string(),
         });
         entry.duration = Some(duration);
+        let mut tx = self.ports.uow.begin().await?;
         tx.plugins().audit(&entry).await?;
         tx.commit().await?;
         Ok(DryRunReport {

@@ -1,19 +1,24 @@
 //! The plugins in force, and the one place hooks are run: in the administrator's order, the
 //! first denial wins; a failed call is decided by the plugin's failure policy, audited, and
-//! counted (a plugin that keeps failing disables itself); events run in the background.
+//! counted if it was the plugin's fault (a plugin that keeps failing disables itself, and a
+//! guard that denies on failure keeps refusing once disabled); events run in the background.
+//!
+//! Nothing here may run inside the caller's write transaction: every call, audit entry and
+//! automatic disabling happens between transactions (see decision 8).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+use coffer_domain::Timestamp;
 use coffer_domain::account::{ByteCount, User};
 use coffer_domain::plugins::{
     AuditAction, AuditEntry, FailurePolicy, Hook, MAX_CONSECUTIVE_FAILURES, Plugin, PluginId,
 };
 
 use crate::ports::{
-    ActorFacts, CallOutcome, Clock, PluginCall, PluginEvent, PluginRuntime, PolicyDecision,
-    QuotaQuestion, ScanVerdict, SharingQuestion, TaskSpawner, UnitOfWork, UploadContentReader,
-    UploadFacts,
+    ActorFacts, CallFailure, CallOutcome, Clock, PluginCall, PluginEvent, PluginRuntime,
+    PolicyDecision, QuotaQuestion, ScanVerdict, SharingQuestion, TaskSpawner, UnitOfWork,
+    UploadContentReader, UploadFacts,
 };
 use crate::ports::{ComponentError, Transaction};
 use crate::{AppError, InfrastructureError};
@@ -38,12 +43,24 @@ struct Snapshot {
     plugins: Vec<Plugin>,
     /// Quota answers of this plugin set, by user and server quota. A plugin sees nothing but
     /// its input and its configuration, so an answer holds until the set or a configuration
-    /// changes, which makes a new snapshot. Failed answers are not kept.
-    quotas: Mutex<HashMap<QuotaKey, u64>>,
+    /// changes, which makes a new snapshot. An answer that some policy failed to give (the
+    /// server's quota stood in) is kept only for [`FAILED_QUOTA_TTL`], so that a failing
+    /// policy is not asked again by every request, nor ever inside a transaction.
+    quotas: Mutex<HashMap<QuotaKey, RememberedQuota>>,
 }
 
 /// Who a quota is for: user id, email, the server's quota.
 type QuotaKey = (String, String, u64);
+
+/// A quota answer, and until when it holds (for answers a failed call stood in for).
+#[derive(Clone, Copy)]
+struct RememberedQuota {
+    quota: u64,
+    until: Option<Timestamp>,
+}
+
+/// How long the quota stands in for an answer a quota policy failed to give.
+const FAILED_QUOTA_TTL: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Most quota answers kept; past it the cache starts over.
 const MAX_CACHED_QUOTAS: usize = 100_000;
@@ -60,7 +77,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     spawner: Arc<dyn TaskSpawner>,
     snapshot: RwLock<Arc<Snapshot>>,
-    /// Failed calls in a row, per plugin, on this instance.
+    /// Failed calls in a row that were the plugin's fault, per plugin, on this instance. Any
+    /// change of the plugin (enabling it again, new limits, a new configuration) starts its
+    /// count over when the plugin set is reloaded.
     failures: Mutex<HashMap<PluginId, u32>>,
 }
 
@@ -113,11 +132,25 @@ impl PluginHost {
             }
         }
         drop(tx);
+        // Components no installed plugin uses any more go, with their compiled copies.
+        let installed: Vec<String> = plugins.iter().map(|p| p.digest.clone()).collect();
+        self.inner.runtime.retain(&installed);
         tracing::info!(
             generation,
             enabled = plugins.iter().filter(|p| p.enabled).count(),
             "plugin set loaded"
         );
+        {
+            // A plugin that changed (enabled again, other limits or configuration) starts its
+            // count of failures over.
+            let previous = self.inner.snapshot.read().expect("lock").clone();
+            let mut failures = self.inner.failures.lock().expect("lock");
+            failures.retain(|id, _| {
+                let before = previous.plugins.iter().find(|p| p.id == *id);
+                let now = plugins.iter().find(|p| p.id == *id);
+                matches!((before, now), (Some(before), Some(now)) if before == now)
+            });
+        }
         *self.inner.snapshot.write().expect("lock") = Arc::new(Snapshot {
             generation: Some(generation),
             plugins,
@@ -166,6 +199,28 @@ impl PluginHost {
             .collect()
     }
 
+    /// The plugins that decide on `hook`, in running order: the enabled ones, and the guards
+    /// that were disabled automatically and keep refusing ([`Plugin::fails_closed`]).
+    fn guards(&self, hook: Hook) -> Vec<Plugin> {
+        self.inner
+            .snapshot
+            .read()
+            .expect("lock")
+            .plugins
+            .iter()
+            .filter(|p| (p.enabled && p.implements(hook)) || p.fails_closed(hook))
+            .cloned()
+            .collect()
+    }
+
+    /// The refusal of a guard that was disabled automatically and fails closed.
+    fn refused_while_disabled(plugin: &Plugin) -> AppError {
+        tracing::debug!(plugin = %plugin.name, "refused: the plugin was disabled after failures and fails closed");
+        AppError::PluginFailed {
+            plugin: plugin.name.to_string(),
+        }
+    }
+
     /// The call description of a plugin.
     pub(crate) fn call_of(plugin: &Plugin) -> PluginCall {
         PluginCall {
@@ -182,7 +237,10 @@ impl PluginHost {
         upload: &UploadFacts,
         content: Arc<dyn UploadContentReader>,
     ) -> Result<(), AppError> {
-        for plugin in self.active(Hook::UploadScanner) {
+        for plugin in self.guards(Hook::UploadScanner) {
+            if !plugin.enabled {
+                return Err(Self::refused_while_disabled(&plugin));
+            }
             let outcome = self
                 .inner
                 .runtime
@@ -217,7 +275,10 @@ impl PluginHost {
             } => (actor, member_email.as_str()),
             SharingQuestion::Link { actor, path, .. } => (actor, path.as_str()),
         };
-        for plugin in self.active(Hook::SharingPolicy) {
+        for plugin in self.guards(Hook::SharingPolicy) {
+            if !plugin.enabled {
+                return Err(Self::refused_while_disabled(&plugin));
+            }
             let outcome = self
                 .inner
                 .runtime
@@ -233,20 +294,31 @@ impl PluginHost {
         Ok(())
     }
 
+    /// The answer remembered for `key` in `snapshot`, if it still holds.
+    fn remembered(&self, snapshot: &Snapshot, key: &QuotaKey) -> Option<u64> {
+        let remembered = *snapshot.quotas.lock().expect("lock").get(key)?;
+        match remembered.until {
+            Some(until) if until <= self.inner.clock.now() => None,
+            _ => Some(remembered.quota),
+        }
+    }
+
     /// The quota of `user`: the first quota policy with an answer sets it; a failed call keeps
     /// the server's. Answers are remembered for the plugin set in force (see [`Snapshot`]).
+    /// Asks the plugins: call it outside write transactions.
     pub(crate) async fn quota(&self, user: &ActorFacts, server_quota: u64) -> u64 {
         let snapshot = self.inner.snapshot.read().expect("lock").clone();
         let key = (user.user_id.clone(), user.email.clone(), server_quota);
-        if let Some(quota) = snapshot.quotas.lock().expect("lock").get(&key) {
-            return *quota;
+        if let Some(quota) = self.remembered(&snapshot, &key) {
+            return quota;
         }
-        let remember = |quota: u64| {
+        let remember = |quota: u64, all_answered: bool| {
+            let until = (!all_answered).then(|| self.inner.clock.now() + FAILED_QUOTA_TTL);
             let mut quotas = snapshot.quotas.lock().expect("lock");
             if quotas.len() >= MAX_CACHED_QUOTAS {
                 quotas.clear();
             }
-            quotas.insert(key.clone(), quota);
+            quotas.insert(key.clone(), RememberedQuota { quota, until });
             quota
         };
         let mut all_answered = true;
@@ -263,7 +335,7 @@ impl PluginHost {
             match outcome.result {
                 Ok(Some(quota)) => {
                     self.succeeded(plugin);
-                    return if all_answered { remember(quota) } else { quota };
+                    return remember(quota, all_answered);
                 }
                 Ok(None) => self.succeeded(plugin),
                 Err(failure) => {
@@ -273,15 +345,35 @@ impl PluginHost {
                         actor: &user.email,
                         subject: "quota",
                     };
-                    self.failed(plugin, &subject, &failure.to_string(), outcome.duration)
+                    self.failed(plugin, &subject, &failure, outcome.duration)
                         .await;
                 }
             }
         }
-        if all_answered {
-            remember(server_quota)
-        } else {
-            server_quota
+        remember(server_quota, all_answered)
+    }
+
+    /// The quota of `user` as last answered (see [`Self::quota`]), without asking any plugin:
+    /// for use inside transactions. With no answer remembered, the server's quota stands, as it
+    /// does for a failed answer. Writes ask before they begin
+    /// ([`crate::files::Files`]' `ask_quotas_before_writing`), so they find the answer here.
+    pub(crate) fn known_quota_for(&self, user: &User, default_quota: ByteCount) -> ByteCount {
+        let server_quota = user.effective_quota(default_quota);
+        if !self.sets_quotas() {
+            return server_quota;
+        }
+        let snapshot = self.inner.snapshot.read().expect("lock").clone();
+        let key = (
+            user.id().to_string(),
+            user.email().to_string(),
+            server_quota.get(),
+        );
+        match self.remembered(&snapshot, &key) {
+            Some(quota) => ByteCount::new(quota).unwrap_or(server_quota),
+            None => {
+                tracing::debug!(user = %user.id(), "no quota answer remembered; the server's stands");
+                server_quota
+            }
         }
     }
 
@@ -307,7 +399,10 @@ impl PluginHost {
 
     /// Asks every active quota policy about an upload; the first denial refuses.
     pub(crate) async fn check_upload(&self, question: &QuotaQuestion) -> Result<(), AppError> {
-        for plugin in self.active(Hook::QuotaPolicy) {
+        for plugin in self.guards(Hook::QuotaPolicy) {
+            if !plugin.enabled {
+                return Err(Self::refused_while_disabled(&plugin));
+            }
             let outcome = self
                 .inner
                 .runtime
@@ -323,9 +418,10 @@ impl PluginHost {
         Ok(())
     }
 
-    /// Whether any enabled plugin scans uploads or decides on them (quota policies).
+    /// Whether any plugin scans uploads or decides on them (quota policies), or refuses them
+    /// while disabled.
     pub(crate) fn guards_uploads(&self) -> bool {
-        !self.active(Hook::UploadScanner).is_empty() || !self.active(Hook::QuotaPolicy).is_empty()
+        !self.guards(Hook::UploadScanner).is_empty() || !self.guards(Hook::QuotaPolicy).is_empty()
     }
 
     /// Whether any enabled plugin listens to events.
@@ -355,7 +451,7 @@ impl PluginHost {
                             actor: &event.actor.email,
                             subject: event.kind,
                         };
-                        host.failed(&plugin, &subject, &failure.to_string(), outcome.duration)
+                        host.failed(&plugin, &subject, &failure, outcome.duration)
                             .await;
                     }
                 }
@@ -392,7 +488,7 @@ impl PluginHost {
                 })
             }
             Err(failure) => {
-                self.failed(plugin, subject, &failure.to_string(), outcome.duration)
+                self.failed(plugin, subject, &failure, outcome.duration)
                     .await;
                 match plugin.failure_policy {
                     FailurePolicy::Allow => Ok(()),
@@ -408,23 +504,29 @@ impl PluginHost {
         self.inner.failures.lock().expect("lock").remove(&plugin.id);
     }
 
-    /// Audits a failed call and counts it; the call that makes too many in a row disables the
-    /// plugin (for every instance).
+    /// Audits a failed call and, if it was the plugin's fault, counts it; the call that makes
+    /// too many in a row disables the plugin (for every instance). A busy host or a host-side
+    /// error is audited but never counted: no caller can switch a plugin off by making the
+    /// host fail it.
     async fn failed(
         &self,
         plugin: &Plugin,
         subject: &Subject<'_>,
-        reason: &str,
+        failure: &CallFailure,
         duration: std::time::Duration,
     ) {
+        let reason = failure.to_string();
         self.audit(
             plugin,
             subject,
             AuditAction::Failed,
-            Some(reason.to_owned()),
+            Some(reason.clone()),
             Some(duration),
         )
         .await;
+        if !failure.is_plugins_fault() {
+            return;
+        }
         let in_a_row = {
             let mut failures = self.inner.failures.lock().expect("lock");
             let count = failures.entry(plugin.id).or_default();
@@ -432,7 +534,7 @@ impl PluginHost {
             *count
         };
         if in_a_row >= MAX_CONSECUTIVE_FAILURES
-            && let Err(err) = self.disable(plugin, subject, reason, in_a_row).await
+            && let Err(err) = self.disable(plugin, subject, &reason, in_a_row).await
         {
             tracing::error!(plugin = %plugin.name, error = %err, "could not disable a failing plugin");
         }
@@ -450,6 +552,7 @@ impl PluginHost {
         let Some(mut fresh) = tx.plugins().get(plugin.id).await? else {
             return Ok(());
         };
+
         fresh.consecutive_failures = in_a_row.saturating_sub(1);
         if !fresh.record_failure(reason, now) {
             return Ok(());

@@ -126,7 +126,8 @@ async fn a_failing_guard_denies_by_default_allows_if_told_and_disables_itself() 
         )
         .await
         .unwrap();
-    for i in 0..3 {
+    // A change of its settings starts the count over.
+    for i in 0..4 {
         env.upload(&user, &format!("/{i}.txt"), b"a").await;
     }
     assert!(
@@ -159,7 +160,7 @@ async fn a_failing_guard_denies_by_default_allows_if_told_and_disables_itself() 
             .iter()
             .filter(|e| e.action == AuditAction::Failed)
             .count(),
-        5
+        6
     );
     // Disabled: no longer called.
     let calls = env.plugin_runtime.calls().len();
@@ -465,4 +466,259 @@ async fn installation_checks_names_hooks_and_configuration() {
         "newest first; refused changes leave no entry"
     );
     assert_eq!(audit[2].actor.as_deref(), Some("root@example.org"));
+}
+
+async fn enabled_of(env: &TestEnv, admin: &Principal, plugin: &Plugin) -> Plugin {
+    env.plugins
+        .get(Actor::User(admin), plugin.id)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_guard_disabled_after_failures_keeps_refusing_until_an_administrator_acts() {
+    let (env, admin, user) = setup().await;
+    let plugin = installed(&env, &admin, "slow", "upload-scanner", "fail:timeout").await;
+    for i in 0..5 {
+        let err = env
+            .upload_with(&user, &format!("/{i}.bin"), b"x", UploadMode::Add)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::PluginFailed { .. }), "{err:?}");
+    }
+    let disabled = enabled_of(&env, &admin, &plugin).await;
+    assert!(!disabled.enabled, "five of its own failures disable it");
+    let calls = env.plugin_runtime.calls().len();
+    let nodes = env.store.node_count();
+    let err = env
+        .upload_with(&user, "/unscanned.bin", b"x", UploadMode::Add)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppError::PluginFailed { plugin } if plugin == "slow"),
+        "a disabled scanner that denies on failure keeps refusing: {err:?}"
+    );
+    assert_eq!(
+        env.plugin_runtime.calls().len(),
+        calls,
+        "without being called"
+    );
+    assert_eq!(env.store.node_count(), nodes, "nothing stored unscanned");
+
+    // The administrator chooses: failing open for this plugin lets uploads through unscanned.
+    env.plugins
+        .change_settings(
+            Actor::User(&admin),
+            plugin.id,
+            SettingsChange {
+                failure_policy: Some("allow".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    env.upload(&user, "/open.bin", b"x").await;
+}
+
+#[tokio::test]
+async fn failures_that_are_not_the_plugins_fault_never_disable_it() {
+    let (env, admin, user) = setup().await;
+    for (name, answer) in [("busy", "fail:busy"), ("host", "fail:host")] {
+        let plugin = installed(&env, &admin, name, "upload-scanner", answer).await;
+        for i in 0..(2 * coffer_domain::plugins::MAX_CONSECUTIVE_FAILURES) {
+            let err = env
+                .upload_with(&user, &format!("/{i}.bin"), b"x", UploadMode::Add)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, AppError::PluginFailed { .. }), "{err:?}");
+        }
+        let plugin = enabled_of(&env, &admin, &plugin).await;
+        assert!(
+            plugin.enabled,
+            "{answer}: a busy or failing host is not the plugin's fault"
+        );
+        let audit = env
+            .plugins
+            .audit_log(Actor::User(&admin), Some(name), None, 100)
+            .await
+            .unwrap();
+        assert!(audit.iter().all(|e| e.action != AuditAction::AutoDisabled));
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|e| e.action == AuditAction::Failed)
+                .count(),
+            10,
+            "{answer}: audited all the same"
+        );
+        env.plugins
+            .uninstall(Actor::User(&admin), plugin.id)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn enabling_a_plugin_again_starts_its_failure_count_over() {
+    let (env, admin, user) = setup().await;
+    let plugin = installed(&env, &admin, "flaky", "upload-scanner", "fail:trap").await;
+    env.plugins
+        .change_settings(
+            Actor::User(&admin),
+            plugin.id,
+            SettingsChange {
+                failure_policy: Some("allow".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for i in 0..4 {
+        env.upload(&user, &format!("/{i}.bin"), b"x").await;
+    }
+    for enabled in [false, true] {
+        env.plugins
+            .set_enabled(Actor::User(&admin), plugin.id, enabled)
+            .await
+            .unwrap();
+    }
+    env.upload(&user, "/after.bin", b"x").await;
+    assert!(
+        enabled_of(&env, &admin, &plugin).await.enabled,
+        "one failure since it was enabled again"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_quota_policy_is_asked_outside_transactions_and_not_by_every_request() {
+    let (env, admin, user) = setup().await;
+    installed(&env, &admin, "tiers", "quota-policy", "fail-quota").await;
+    let quota_calls = || {
+        env.plugin_runtime
+            .calls()
+            .iter()
+            .filter(|(_, function)| *function == "quota")
+            .count()
+    };
+    env.upload(&user, "/a.txt", b"a").await;
+    assert_eq!(
+        env.plugin_runtime.calls_in_writes(),
+        [],
+        "a failed answer is never asked again inside the write transaction"
+    );
+    assert_eq!(quota_calls(), 1);
+    env.upload(&user, "/b.txt", b"b").await;
+    env.accounts.account(&user).await.unwrap();
+    assert_eq!(quota_calls(), 1, "the failure is remembered for a while");
+    env.clock.advance(chrono::Duration::minutes(1));
+    env.accounts.account(&user).await.unwrap();
+    assert_eq!(quota_calls(), 2, "then asked again");
+    assert_eq!(env.plugin_runtime.calls_in_writes(), []);
+}
+
+#[tokio::test]
+async fn a_dry_run_holds_no_write_transaction_while_the_plugin_runs() {
+    let (env, admin, _) = setup().await;
+    let plugin = installed(&env, &admin, "slow", "upload-scanner", "fail:timeout").await;
+    let report = env
+        .plugins
+        .dry_run(
+            Actor::User(&admin),
+            plugin.id,
+            DryRunInput::Scan {
+                path: "/sample.bin".into(),
+                content: b"sample".to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.decision, Err(crate::ports::CallFailure::Timeout));
+    assert_eq!(env.plugin_runtime.calls_in_writes(), []);
+    let audit = env
+        .plugins
+        .audit_log(Actor::User(&admin), Some("slow"), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        audit[0].action,
+        AuditAction::DryRun,
+        "audited after the call"
+    );
+}
+
+#[tokio::test]
+async fn uninstalled_components_are_unloaded() {
+    let (env, admin, _) = setup().await;
+    let kept = installed(&env, &admin, "kept", "upload-scanner", "clean").await;
+    let gone = installed(&env, &admin, "gone", "events", "ok").await;
+    assert_eq!(env.plugin_runtime.loaded().len(), 2);
+    env.plugins
+        .uninstall(Actor::User(&admin), gone.id)
+        .await
+        .unwrap();
+    assert_eq!(env.plugin_runtime.loaded(), [kept.digest]);
+}
+
+#[tokio::test]
+async fn every_event_kind_reaches_event_plugins() {
+    let (env, admin, user) = setup().await;
+    let friend = env.member("b@example.org").await;
+    installed(&env, &admin, "listener", "events", "ok").await;
+    env.upload(&user, "/Team/a.txt", b"a").await;
+    env.files
+        .create_folder(&user, "/Docs", false, false)
+        .await
+        .unwrap();
+    env.files
+        .move_entry(&user, "/Team/a.txt", "/Docs/a.txt", false)
+        .await
+        .unwrap();
+    let deleted = env.files.delete(&user, "/Docs/a.txt").await.unwrap();
+    env.files
+        .restore(&user, deleted.node.id, false)
+        .await
+        .unwrap();
+    env.files
+        .create_link(
+            &user,
+            crate::files::NewLink {
+                path: "/Docs/a.txt".into(),
+                expires_at: None,
+                password: None,
+                allow_download: true,
+            },
+        )
+        .await
+        .unwrap();
+    let shared = env.files.share_folder(&user, "/Team").await.unwrap();
+    env.files
+        .add_member(&user, shared.id, "b@example.org", "viewer")
+        .await
+        .unwrap();
+    env.files
+        .remove_member(&user, shared.id, friend.id())
+        .await
+        .unwrap();
+    env.files.unshare_folder(&user, shared.id).await.unwrap();
+    env.background.run_all().await;
+    let mut kinds: Vec<_> = env.plugin_runtime.events().iter().map(|e| e.kind).collect();
+    kinds.sort();
+    kinds.dedup();
+    let mut expected = vec![
+        "file-stored",
+        "folder-created",
+        "moved",
+        "deleted",
+        "restored",
+        "folder-shared",
+        "member-added",
+        "member-removed",
+        "folder-unshared",
+        "link-created",
+    ];
+    expected.sort();
+    assert_eq!(
+        kinds, expected,
+        "every kind but link-revoked (published by links)"
+    );
 }

@@ -75,6 +75,28 @@ pub enum CallFailure {
     /// The plugin does not implement the hook, or its component is not loaded.
     #[error("the plugin cannot be called: {0}")]
     Unavailable(String),
+    /// The host was too busy to run the call in time: no free slot (per plugin or overall)
+    /// before the hook's deadline, or the call waited for the CPU longer than it ran.
+    #[error("the server was too busy to run the plugin in time")]
+    Busy,
+    /// The host could not serve the plugin (e.g. reading the upload's content failed).
+    #[error("the server could not serve the plugin: {0}")]
+    HostFailed(String),
+}
+
+impl CallFailure {
+    /// Whether the plugin itself is to blame (a trap, its own time used up, memory, output):
+    /// only such failures count toward disabling it automatically. A busy host, a host-side
+    /// error or a component that is not loaded is not the plugin's doing.
+    pub fn is_plugins_fault(&self) -> bool {
+        match self {
+            CallFailure::Trap(_)
+            | CallFailure::Timeout
+            | CallFailure::MemoryExceeded
+            | CallFailure::OutputTooLarge => true,
+            CallFailure::Unavailable(_) | CallFailure::Busy | CallFailure::HostFailed(_) => false,
+        }
+    }
 }
 
 /// The result of one call, with its logs and how long it took.
@@ -234,7 +256,11 @@ pub trait PluginRuntime: Send + Sync {
     async fn load(&self, digest: &str, wasm: &[u8]) -> Result<(), ComponentError>;
     /// Whether a component is loaded.
     fn is_loaded(&self, digest: &str) -> bool;
-    /// Calls `upload-scanner.scan`.
+    /// Unloads every component but those of `digests` and deletes their compiled copies, so
+    /// that uninstalled plugins cost neither memory nor disk.
+    fn retain(&self, digests: &[String]);
+    /// Calls `upload-scanner.scan`, with the time a scan of the upload's size is granted
+    /// ([`coffer_domain::plugins::PluginLimits::scan_time`]).
     async fn scan(
         &self,
         call: &PluginCall,

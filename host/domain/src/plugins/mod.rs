@@ -202,6 +202,8 @@ impl PluginLimits {
     pub const MAX_MEMORY: u64 = 256 << 20;
     /// Longest time an administrator may grant one call.
     pub const MAX_TIME: Duration = Duration::from_secs(600);
+    /// Time a scanner is granted per MiB of the upload, on top of its time limit.
+    pub const SCAN_TIME_PER_MIB: Duration = Duration::from_millis(50);
 
     /// Limits within the bounds: memory 1 MiB..=256 MiB, time 1 ms..=10 min, output 1 KiB..=16 MiB.
     pub fn new(memory_bytes: u64, time: Duration, output_bytes: u32) -> Result<Self, DomainError> {
@@ -241,6 +243,14 @@ impl PluginLimits {
     /// Most bytes of strings the plugin may hand back (reasons, logs) per call.
     pub fn output_bytes(&self) -> u32 {
         self.output_bytes
+    }
+    /// The time a scanner may take over an upload of `bytes`: its time limit plus
+    /// [`Self::SCAN_TIME_PER_MIB`] for each MiB (begun) it is given, so that an honest scanner
+    /// that reads every byte is never timed out by the size of what a user uploads.
+    pub fn scan_time(&self, bytes: u64) -> Duration {
+        let mebibytes = u32::try_from(bytes.div_ceil(1 << 20)).unwrap_or(u32::MAX);
+        self.time
+            .saturating_add(Self::SCAN_TIME_PER_MIB.saturating_mul(mebibytes))
     }
 }
 
@@ -322,6 +332,18 @@ impl Plugin {
     /// Records a successful call.
     pub fn record_success(&mut self) {
         self.consecutive_failures = 0;
+    }
+
+    /// Whether it refuses `hook` without being called: a guard (failure policy `deny`) that was
+    /// disabled automatically keeps failing closed until an administrator enables it again,
+    /// disables it explicitly, or sets its failure policy to `allow`. Repeated failures never
+    /// turn a guard that denies on failure into one that lets everything through.
+    pub fn fails_closed(&self, hook: Hook) -> bool {
+        !self.enabled
+            && self.disabled_reason.is_some()
+            && self.failure_policy == FailurePolicy::Deny
+            && hook != Hook::Events
+            && self.implements(hook)
     }
 }
 
@@ -449,6 +471,21 @@ mod tests {
     }
 
     #[test]
+    fn a_scanner_gets_time_for_every_mebibyte_it_is_given() {
+        let limits = PluginLimits::default();
+        assert_eq!(limits.scan_time(0), limits.time());
+        assert_eq!(
+            limits.scan_time(1),
+            limits.time() + PluginLimits::SCAN_TIME_PER_MIB
+        );
+        assert_eq!(
+            limits.scan_time(1 << 30),
+            limits.time() + PluginLimits::SCAN_TIME_PER_MIB * 1024
+        );
+        assert!(limits.scan_time(u64::MAX) > limits.time());
+    }
+
+    #[test]
     fn limits_stay_within_bounds() {
         let ok = PluginLimits::new(16 << 20, Duration::from_millis(200), 4096).unwrap();
         assert_eq!(ok.memory_bytes(), 16 << 20);
@@ -487,8 +524,19 @@ mod tests {
         for _ in 1..MAX_CONSECUTIVE_FAILURES {
             assert!(!plugin.record_failure("trap", now));
         }
+        assert!(!plugin.fails_closed(Hook::UploadScanner));
         assert!(plugin.record_failure("timeout", now));
         assert!(!plugin.enabled);
+        assert!(
+            plugin.fails_closed(Hook::UploadScanner),
+            "a guard that denies on failure keeps refusing once disabled"
+        );
+        assert!(!plugin.fails_closed(Hook::SharingPolicy), "not its hook");
+        plugin.failure_policy = FailurePolicy::Allow;
+        assert!(
+            !plugin.fails_closed(Hook::UploadScanner),
+            "the administrator chose"
+        );
         assert!(
             plugin
                 .disabled_reason

@@ -2,7 +2,10 @@
 //! table, the memory limiter, and what the plugin may read (its configuration, an upload) or
 //! write (logs, bounded).
 
+use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use coffer_application::ports::{PluginLog, UploadContentReader};
 use wasmtime::ResourceLimiter;
@@ -15,6 +18,90 @@ const MAX_LOG_LINES: usize = 200;
 
 /// The host side of an `upload-content` resource; the bytes come from [`CallState::content`].
 pub struct UploadContentHandle;
+
+/// A plugin-supplied string made safe for a log line: control characters (newlines, carriage
+/// returns, escapes, ...) and Unicode line separators are written as escapes, so that a plugin
+/// can never start a line of its own in the server log or forge its format.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if unsafe_char(c) => escaped.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn truncated(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// The time a call's guest has run: wall time while it runs or waits in a host call, not
+/// while it waits for a thread after yielding. A busy host does not use up a plugin's time.
+pub struct GuestClock {
+    base: Instant,
+    /// Nanoseconds after `base` when the guest last resumed.
+    since: AtomicU64,
+    /// Nanoseconds run before that.
+    used: AtomicU64,
+    /// Whether the guest is yielded (not running) now.
+    yielded: AtomicBool,
+}
+
+impl GuestClock {
+    /// A clock that starts now.
+    pub fn start() -> Arc<Self> {
+        Arc::new(Self {
+            base: Instant::now(),
+            since: AtomicU64::new(0),
+            used: AtomicU64::new(0),
+            yielded: AtomicBool::new(false),
+        })
+    }
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+    /// The guest runs again.
+    pub fn resume(&self) {
+        self.since.store(self.now(), Ordering::Relaxed);
+        self.yielded.store(false, Ordering::Relaxed);
+    }
+    /// The guest yields its thread; returns the time it has run.
+    pub fn pause(&self) -> Duration {
+        let ran = self
+            .now()
+            .saturating_sub(self.since.load(Ordering::Relaxed));
+        let used = self.used.fetch_add(ran, Ordering::Relaxed) + ran;
+        self.yielded.store(true, Ordering::Relaxed);
+        Duration::from_nanos(used)
+    }
+    /// The time the guest has run so far.
+    pub fn used(&self) -> Duration {
+        let mut used = self.used.load(Ordering::Relaxed);
+        if !self.yielded.load(Ordering::Relaxed) {
+            used += self
+                .now()
+                .saturating_sub(self.since.load(Ordering::Relaxed));
+        }
+        Duration::from_nanos(used)
+    }
+}
 
 /// A store's data for one call.
 pub struct CallState {
@@ -35,6 +122,13 @@ pub struct CallState {
     pub output_budget: usize,
     /// Log lines dropped for exceeding the limits.
     pub logs_dropped: u64,
+    /// Log lines cut to fit the output limit.
+    pub logs_truncated: u64,
+    /// The time the guest has run in this call.
+    pub clock: Arc<GuestClock>,
+    /// Set when the host failed to serve the plugin (a content read failed): the call fails as
+    /// the host's fault, not the plugin's.
+    pub host_failure: Option<String>,
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }
@@ -63,6 +157,9 @@ impl CallState {
             logs: Vec::new(),
             output_budget: output_bytes as usize,
             logs_dropped: 0,
+            logs_truncated: 0,
+            host_failure: None,
+            clock: GuestClock::start(),
             stdout,
             stderr,
         }
@@ -73,15 +170,38 @@ impl CallState {
         &mut self.table
     }
 
-    /// Records a log line from the plugin, within the output budget, and writes it to the
-    /// server log tagged with the plugin.
+    /// Records a log line from the plugin and writes it to the server log tagged with the
+    /// plugin: control characters escaped, and cut (message first, then fields in order) to
+    /// what is left of the output budget; only once the budget is spent are lines dropped.
     pub fn log(&mut self, level: &str, message: String, fields: Vec<(String, String)>) {
-        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-        if size > self.output_budget || self.logs.len() >= MAX_LOG_LINES {
+        if self.output_budget == 0 || self.logs.len() >= MAX_LOG_LINES {
             self.logs_dropped += 1;
             return;
         }
-        self.output_budget -= size;
+        let mut budget = self.output_budget;
+        let mut cut = false;
+        let mut take = |text: &str| {
+            let escaped = escape_controls(text).into_owned();
+            let whole = escaped.len();
+            let text = truncated(escaped, budget);
+            cut |= text.len() < whole;
+            budget -= text.len();
+            text
+        };
+        let message = take(&message);
+        let mut kept = Vec::with_capacity(fields.len());
+        for (key, value) in &fields {
+            let (key, value) = (take(key), take(value));
+            if key.is_empty() {
+                break;
+            }
+            kept.push((key, value));
+        }
+        if cut {
+            self.logs_truncated += 1;
+        }
+        self.output_budget = budget;
+        let fields = kept;
         let tag = &self.tag;
         match level {
             "error" => tracing::error!(plugin = %tag, ?fields, "{message}"),
@@ -113,8 +233,8 @@ impl CallState {
                 self.log(stream, line.to_owned(), Vec::new());
             }
         }
-        if self.logs_dropped > 0 {
-            tracing::warn!(plugin = %self.tag, dropped = self.logs_dropped, "plugin log lines over its output limit were dropped");
+        if self.logs_dropped > 0 || self.logs_truncated > 0 {
+            tracing::warn!(plugin = %self.tag, dropped = self.logs_dropped, truncated = self.logs_truncated, "plugin log output over its output limit was cut");
         }
     }
 }

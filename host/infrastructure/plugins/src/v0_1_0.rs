@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use coffer_domain::plugins::Hook;
+
 use coffer_application::ports::{
     ActorFacts, PluginEvent, PolicyDecision, QuotaQuestion, ScanVerdict, SharingQuestion,
     UploadContentReader, UploadFacts,
@@ -11,7 +13,7 @@ use coffer_application::ports::{
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre, Linker, Resource};
 
-use crate::state::{CallState, UploadContentHandle};
+use crate::state::{CallState, UploadContentHandle, escape_controls};
 
 wasmtime::component::bindgen!({
     path: "../../../wit/v0.1.0",
@@ -54,6 +56,37 @@ impl Hooks {
             quota: quota_policy::GuestIndices::new(pre).ok(),
             events: events::GuestIndices::new(pre).ok(),
         }
+    }
+
+    /// Checks every function of every hook in `exported` against this version's WIT on an
+    /// instance: an export with the right name and the wrong signature is refused here, at
+    /// install, instead of failing every call.
+    pub fn check(
+        pre: &InstancePre<CallState>,
+        store: &mut Store<CallState>,
+        instance: &Instance,
+        exported: &[Hook],
+    ) -> Result<(), String> {
+        let mismatch = |hook: Hook, err: String| {
+            format!(
+                "its export {} does not match coffer:plugin@{VERSION}: {err}",
+                hook.as_str()
+            )
+        };
+        for hook in exported {
+            let checked = match hook {
+                Hook::UploadScanner => upload_scanner::GuestIndices::new(pre)
+                    .and_then(|i| i.load(&mut *store, instance).map(drop)),
+                Hook::SharingPolicy => sharing_policy::GuestIndices::new(pre)
+                    .and_then(|i| i.load(&mut *store, instance).map(drop)),
+                Hook::QuotaPolicy => quota_policy::GuestIndices::new(pre)
+                    .and_then(|i| i.load(&mut *store, instance).map(drop)),
+                Hook::Events => events::GuestIndices::new(pre)
+                    .and_then(|i| i.load(&mut *store, instance).map(drop)),
+            };
+            checked.map_err(|err| mismatch(*hook, format!("{err:#}")))?;
+        }
+        Ok(())
     }
 }
 
@@ -102,7 +135,14 @@ impl content::HostUploadContent for CallState {
             return Ok(Vec::new());
         }
         // A storage failure traps the call: a scanner must never see a short read as the end.
-        Ok(content.read(offset, len.min(MAX_READ)).await?)
+        // It is the host's failure, not the plugin's.
+        match content.read(offset, len.min(MAX_READ)).await {
+            Ok(bytes) => Ok(bytes),
+            Err(err) => {
+                self.host_failure = Some(err.to_string());
+                Err(err.into())
+            }
+        }
     }
 
     async fn drop(&mut self, handle: Resource<UploadContentHandle>) -> wasmtime::Result<()> {
@@ -129,7 +169,9 @@ fn role(editor: bool) -> types::Role {
 fn decision(decision: types::Decision) -> PolicyDecision {
     match decision {
         types::Decision::Allow => PolicyDecision::Allow,
-        types::Decision::Deny(reason) => PolicyDecision::Deny(reason),
+        types::Decision::Deny(reason) => {
+            PolicyDecision::Deny(escape_controls(&reason).into_owned())
+        }
     }
 }
 
@@ -159,7 +201,9 @@ pub async fn scan(
     store.data_mut().table().delete(handle)?;
     Ok(Some(match verdict {
         upload_scanner::Verdict::Clean => ScanVerdict::Clean,
-        upload_scanner::Verdict::Infected(name) => ScanVerdict::Infected(name),
+        upload_scanner::Verdict::Infected(name) => {
+            ScanVerdict::Infected(escape_controls(&name).into_owned())
+        }
     }))
 }
 

@@ -179,8 +179,8 @@ async fn a_failing_read_traps_the_scan_instead_of_looking_clean() {
     });
     let outcome = t.runtime.scan(&t.eicar, &upload(10), broken).await;
     assert!(
-        matches!(outcome.result, Err(CallFailure::Trap(_))),
-        "{:?}",
+        matches!(&outcome.result, Err(CallFailure::HostFailed(reason)) if reason.contains("block store")),
+        "the host's failure, not the plugin's: {:?}",
         outcome.result
     );
 }
@@ -455,4 +455,280 @@ async fn the_python_scanner_refuses_executables_by_their_first_bytes() {
         "{:?}",
         outcome.result
     );
+}
+
+/// Zeros, as fast as the host can hand them out.
+struct Zeros(u64);
+
+#[async_trait]
+impl UploadContentReader for Zeros {
+    fn size(&self) -> u64 {
+        self.0
+    }
+    async fn read(&self, offset: u64, len: u32) -> Result<Vec<u8>, InfrastructureError> {
+        let end = (offset + u64::from(len)).min(self.0);
+        Ok(vec![0; end.saturating_sub(offset) as usize])
+    }
+}
+
+#[tokio::test]
+async fn a_scanner_gets_time_for_every_mebibyte_it_is_given() {
+    let t = loaded().await;
+    // 1 ms would not read 32 MiB; the allowance per MiB does.
+    let hurried = PluginCall {
+        limits: PluginLimits::new(16 << 20, Duration::from_millis(1), 4096).unwrap(),
+        ..t.eicar.clone()
+    };
+    let size = 32 << 20;
+    let outcome = t
+        .runtime
+        .scan(&hurried, &upload(size), Arc::new(Zeros(size)))
+        .await;
+    assert_eq!(outcome.result, Ok(ScanVerdict::Clean));
+}
+
+fn limits_ms(ms: u64) -> PluginLimits {
+    PluginLimits::new(16 << 20, Duration::from_millis(ms), 4096).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn guest_code_never_runs_on_the_callers_threads() {
+    let t = loaded().await;
+    let looping = PluginCall {
+        config: "loop".into(),
+        limits: limits_ms(500),
+        ..t.hostile.clone()
+    };
+    // A timer on the caller's only thread keeps ticking while a guest computes.
+    let ticks = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            let mut interval = tokio::time::interval(Duration::from_millis(10));
+            loop {
+                interval.tick().await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    let outcome = t
+        .runtime
+        .scan(&looping, &upload(1), Generated::new(1, None))
+        .await;
+    ticker.abort();
+    assert_eq!(outcome.result, Err(CallFailure::Timeout));
+    let ticks = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        ticks >= 10,
+        "the caller's thread was blocked: {ticks} ticks in 500 ms"
+    );
+}
+
+#[tokio::test]
+async fn deadlines_hold_under_concurrent_load() {
+    let t = loaded().await;
+    let looping = PluginCall {
+        config: "loop".into(),
+        limits: limits_ms(300),
+        ..t.hostile.clone()
+    };
+    let started = std::time::Instant::now();
+    let calls = (0..12).map(|_| {
+        let (runtime, call) = (&t.runtime, &looping);
+        async move {
+            let outcome = runtime
+                .scan(call, &upload(1), Generated::new(1, None))
+                .await;
+            (outcome.result, started.elapsed())
+        }
+    });
+    for (result, elapsed) in futures_util::future::join_all(calls).await {
+        assert!(
+            matches!(result, Err(CallFailure::Timeout | CallFailure::Busy)),
+            "{result:?}"
+        );
+        // Twelve calls of 300 ms in turn would take 3.6 s; the deadline is 550 ms.
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_full_pool_makes_calls_wait_and_is_never_the_plugins_fault() {
+    let runtime = WasmRuntime::new(&RuntimeSettings {
+        max_concurrent_calls: 2,
+        max_concurrent_calls_per_plugin: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    runtime
+        .load("hostile", &plugin_wasm("hostile"))
+        .await
+        .unwrap();
+    runtime
+        .load("eicar", &plugin_wasm("eicar-scanner"))
+        .await
+        .unwrap();
+    let behaving = call("hostile@0.1.0", "hostile", "behave", limits_ms(2000));
+    let eicar = call("eicar@0.1.0", "eicar", "{}", limits_ms(2000));
+    // More callers than slots: they wait their turn, and all answer.
+    let calls = (0..8).map(|i| {
+        let (runtime, call) = (&runtime, if i % 2 == 0 { &behaving } else { &eicar });
+        async move {
+            runtime
+                .scan(call, &upload(1), Generated::new(1, None))
+                .await
+                .result
+        }
+    });
+    for result in futures_util::future::join_all(calls).await {
+        assert_eq!(result, Ok(ScanVerdict::Clean));
+    }
+
+    // A plugin whose calls hang holds only its own slot; callers that cannot get one in
+    // time fail as `Busy`, which is not the plugin's fault.
+    let looping = call("hostile@0.1.0", "hostile", "loop", limits_ms(400));
+    let hanging = (0..3).map(|_| {
+        let runtime = &runtime;
+        let looping = &looping;
+        async move {
+            runtime
+                .scan(looping, &upload(1), Generated::new(1, None))
+                .await
+                .result
+        }
+    });
+    let other = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        runtime
+            .scan(&eicar, &upload(1), Generated::new(1, None))
+            .await
+            .result
+    };
+    let (results, other) = tokio::join!(futures_util::future::join_all(hanging), other);
+    assert_eq!(other, Ok(ScanVerdict::Clean), "another plugin still runs");
+    assert!(results.contains(&Err(CallFailure::Timeout)), "{results:?}");
+    assert!(results.contains(&Err(CallFailure::Busy)), "{results:?}");
+    for result in results {
+        let failure = result.unwrap_err();
+        assert!(
+            failure == CallFailure::Timeout || !failure.is_plugins_fault(),
+            "{failure:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hook_with_the_right_name_and_the_wrong_signature_is_refused_at_install() {
+    let runtime = WasmRuntime::new(&RuntimeSettings::default()).unwrap();
+    let err = runtime
+        .inspect(&plugin_wasm("mismatched"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ComponentError::Unsupported(reason) if reason.contains("upload-scanner")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unloading_frees_components_and_deletes_their_compiled_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = WasmRuntime::new(&RuntimeSettings {
+        cache_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    })
+    .unwrap();
+    runtime
+        .load("kept", &plugin_wasm("eicar-scanner"))
+        .await
+        .unwrap();
+    runtime.load("gone", &plugin_wasm("hostile")).await.unwrap();
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files().len(), 2);
+    runtime.retain(&["kept".to_owned()]);
+    assert!(runtime.is_loaded("kept"));
+    assert!(!runtime.is_loaded("gone"));
+    let left = files();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].starts_with("kept-"), "{left:?}");
+}
+
+#[tokio::test]
+async fn plugin_output_cannot_forge_log_lines_and_long_lines_are_cut_not_dropped() {
+    let t = loaded().await;
+    let outcome = hostile_scan(&t, "forge-log").await;
+    let Ok(ScanVerdict::Infected(finding)) = &outcome.result else {
+        panic!("{:?}", outcome.result);
+    };
+    let control = |text: &str| text.chars().any(char::is_control);
+    assert!(!control(finding), "{finding:?}");
+    assert_eq!(finding, "found\\nFORGED line");
+    assert!(outcome.logs.len() >= 2, "{:?}", outcome.logs);
+    for line in &outcome.logs {
+        assert!(!control(&line.message), "{line:?}");
+        assert!(
+            line.fields.iter().all(|(k, v)| !control(k) && !control(v)),
+            "{line:?}"
+        );
+    }
+    assert!(outcome.logs[0].message.starts_with("scanned\\n2026"));
+
+    let outcome = hostile_scan(&t, "big-log").await;
+    assert_eq!(outcome.result, Ok(ScanVerdict::Clean));
+    let kept = outcome.logs.first().expect("the long line is kept, cut");
+    assert!(
+        (1000..=4096).contains(&kept.message.len()),
+        "{}",
+        kept.message.len()
+    );
+}
+
+#[tokio::test]
+async fn every_event_kind_reaches_an_event_plugin() {
+    let runtime = WasmRuntime::new(&RuntimeSettings::default()).unwrap();
+    runtime
+        .load("events", &plugin_wasm("event-log"))
+        .await
+        .unwrap();
+    let call = call("event-log@0.1.0", "events", "{}", PluginLimits::default());
+    for kind in [
+        "file-stored",
+        "folder-created",
+        "moved",
+        "deleted",
+        "restored",
+        "folder-shared",
+        "member-added",
+        "member-removed",
+        "folder-unshared",
+        "link-created",
+        "link-revoked",
+    ] {
+        let event = coffer_application::ports::PluginEvent {
+            kind,
+            actor: ActorFacts {
+                user_id: "u".into(),
+                email: "a@example.org".into(),
+            },
+            path: Some("/x".into()),
+            detail: None,
+            at_micros: 1,
+        };
+        let outcome = runtime.on_event(&call, &event).await;
+        assert_eq!(outcome.result, Ok(()), "{kind}");
+        assert!(
+            outcome.logs[0]
+                .fields
+                .contains(&("kind".to_owned(), kind.to_owned())),
+            "{kind}: {:?}",
+            outcome.logs
+        );
+    }
 }
