@@ -138,23 +138,8 @@ impl Files {
         self.open_content(entry, revision, request).await
     }
 
-    /// The content of a located file: its current revision or `rev`, whole or a range. The
-    /// first block is opened (so a store that cannot serve it fails here); the bytes are read
-    /// from storage only as the stream is polled.
-    pub(crate) async fn serve(
-        &self,
-        mut tx: Box<dyn Transaction>,
-        entry: Entry,
-        rev: Option<RevisionId>,
-        request: ReadRequest,
-    ) -> Result<Served, AppError> {
-        let revision = Self::revision_to_serve(tx.as_mut(), &entry, rev).await?;
-        drop(tx);
-        self.open_content(entry, revision, request).await
-    }
-
     /// The revision of a located file to serve: its current one, or `rev`.
-    async fn revision_to_serve(
+    pub(crate) async fn revision_to_serve(
         tx: &mut dyn Transaction,
         entry: &Entry,
         rev: Option<RevisionId>,
@@ -173,7 +158,7 @@ impl Files {
 
     /// A revision's content, whole or a range, under the request's conditions (evaluated
     /// against this revision); its first block is opened here.
-    async fn open_content(
+    pub(crate) async fn open_content(
         &self,
         entry: Entry,
         revision: Revision,

@@ -213,6 +213,8 @@ pub struct TrashPage {
     pub next_after: Option<(Timestamp, NodeId)>,
 }
 #[cfg(test)]
+mod link_tests;
+#[cfg(test)]
 mod session_tests;
 #[cfg(test)]
 mod tests;
