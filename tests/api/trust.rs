@@ -15,6 +15,7 @@ on_both_backends!(
     a_right_link_password_earns_a_pass_and_conditions_hold_for_links,
     a_longpoll_on_a_cursor_into_a_lost_shared_folder_answers_reset,
     tus_commits_empty_files_refuses_bad_creations_and_tunnels_methods,
+    adding_a_member_tells_nobody_which_emails_have_accounts,
 );
 
 async fn share(app: &TestApp, owner: &str, path: &str, members: &[(&str, &str)]) -> String {
@@ -575,4 +576,42 @@ async fn tus_commits_empty_files_refuses_bad_creations_and_tunnels_methods(backe
         .await
         .unwrap();
     assert_problem(bare, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+}
+
+async fn adding_a_member_tells_nobody_which_emails_have_accounts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, owner) = app.user("owner@example.org").await;
+    app.user("exists@example.org").await;
+    app.upload(&owner, "/Team/plan.txt", b"plan").await;
+    let id = share(&app, &owner, "/Team", &[]).await;
+    let members_url = format!("/api/v1/sharing/folders/{id}/members");
+    let add = |email: &str| {
+        app.call(
+            Method::POST,
+            &members_url,
+            Some(&owner),
+            Some(json!({ "email": email, "role": "viewer" })),
+        )
+    };
+    let known = add("exists@example.org").await;
+    let unknown = add("nobody-yet@example.org").await;
+    assert_eq!(known.status(), unknown.status());
+    let keys = |body: &Value| {
+        let mut keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let (known, unknown): (Value, Value) =
+        (known.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!(keys(&known), keys(&unknown), "{known} {unknown}");
+    let again = add("nobody-yet@example.org").await;
+    assert_problem(again, StatusCode::CONFLICT, "already_member").await;
+
+    // The invited email's new account finds the folder at its root.
+    let (_, newcomer) = app.user("nobody-yet@example.org").await;
+    assert_eq!(app.download(&newcomer, "/Team/plan.txt").await, b"plan");
+    let members = app
+        .get_json(&owner, &format!("/api/v1/sharing/folders/{id}/members"))
+        .await;
+    assert_eq!(members["members"].as_array().unwrap().len(), 3, "{members}");
 }

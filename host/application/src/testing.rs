@@ -44,6 +44,7 @@ struct State {
     changes: Vec<coffer_domain::files::Change>,
     journal: HashMap<NamespaceId, (u64, u64)>,
     members: Vec<coffer_domain::sharing::Membership>,
+    invitations: Vec<coffer_domain::sharing::Invitation>,
     plugins: BTreeMap<coffer_domain::plugins::PluginId, coffer_domain::plugins::Plugin>,
     components: HashMap<String, Vec<u8>>,
     plugin_generation: u64,
@@ -1061,6 +1062,67 @@ impl MemberRepository for InMemoryTx {
             )
         });
         Ok(members)
+    }
+    async fn invite(
+        &mut self,
+        invitation: &coffer_domain::sharing::Invitation,
+    ) -> Result<(), RepositoryError> {
+        if self
+            .work
+            .invitations
+            .iter()
+            .any(|i| i.namespace == invitation.namespace && i.email == invitation.email)
+        {
+            return Err(RepositoryError::Conflict("invitation"));
+        }
+        self.work.invitations.push(invitation.clone());
+        Ok(())
+    }
+    async fn invitations_of(
+        &mut self,
+        namespace: NamespaceId,
+    ) -> Result<Vec<coffer_domain::sharing::Invitation>, RepositoryError> {
+        Ok(self
+            .work
+            .invitations
+            .iter()
+            .filter(|i| i.namespace == namespace)
+            .cloned()
+            .collect())
+    }
+    async fn set_invitation_role(
+        &mut self,
+        namespace: NamespaceId,
+        id: UserId,
+        role: coffer_domain::sharing::Role,
+    ) -> Result<bool, RepositoryError> {
+        let found = self
+            .work
+            .invitations
+            .iter_mut()
+            .find(|i| i.namespace == namespace && i.id == id);
+        Ok(found.map(|i| i.role = role).is_some())
+    }
+    async fn delete_invitation(
+        &mut self,
+        namespace: NamespaceId,
+        id: UserId,
+    ) -> Result<bool, RepositoryError> {
+        let before = self.work.invitations.len();
+        self.work
+            .invitations
+            .retain(|i| !(i.namespace == namespace && i.id == id));
+        Ok(self.work.invitations.len() < before)
+    }
+    async fn take_invitations_for(
+        &mut self,
+        email: &coffer_domain::account::Email,
+    ) -> Result<Vec<coffer_domain::sharing::Invitation>, RepositoryError> {
+        let (taken, kept) = std::mem::take(&mut self.work.invitations)
+            .into_iter()
+            .partition(|i| &i.email == email);
+        self.work.invitations = kept;
+        Ok(taken)
     }
 }
 

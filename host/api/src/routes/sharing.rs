@@ -258,16 +258,20 @@ async fn list_members(
 }
 
 /// Add a member by email (owner only). The folder appears at the root of the member's tree.
+///
+/// An email without an account is invited, and the answer is the same as for an account: the
+/// invitation is listed among the members (under an id of its own, which changes its role or
+/// withdraws it) and becomes a membership when an account with that email is created.
 #[utoipa::path(
     post, path = "/sharing/folders/{id}/members", tag = "sharing",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The shared folder's id")),
     request_body = AddMemberRequest,
     responses(
-        (status = 201, description = "Added", body = MemberResponse),
+        (status = 201, description = "Added (or, for an email without an account, invited)", body = MemberResponse),
         (status = 403, description = "The caller is a member but not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such folder for the caller, or no account with this email", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already a member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such folder for the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already a member (or invited)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad email or role", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -100,6 +100,58 @@ pub(crate) async fn register(
         used: ByteCount::default(),
     };
     tx.namespaces().insert(&home, user.created_at()).await?;
+    join_invited_folders(ports, tx, user, &home).await
+}
+
+/// Turns the invitations for `user`'s email into memberships: each shared folder is mounted at
+/// the root of their new home, under its owner's name for it (numbered if taken).
+async fn join_invited_folders(
+    ports: &Ports,
+    tx: &mut dyn crate::ports::Transaction,
+    user: &User,
+    home: &coffer_domain::files::Namespace,
+) -> Result<(), crate::AppError> {
+    use coffer_domain::files::{Node, NodeId, NodeKind};
+    for invitation in tx.members().take_invitations_for(user.email()).await? {
+        let owner_mount = tx
+            .members()
+            .of_namespace(invitation.namespace)
+            .await?
+            .into_iter()
+            .find(|m| m.role == coffer_domain::sharing::Role::Owner)
+            .map(|m| m.mount);
+        let Some(owner_mount) = owner_mount else {
+            continue;
+        };
+        let Some(shared) = tx.nodes().get(owner_mount).await? else {
+            continue;
+        };
+        let mut name = shared.name.clone();
+        let mut n = 1;
+        while tx.nodes().child(home.root, &name.key()).await?.is_some() {
+            n += 1;
+            name = shared.name.numbered(n, true)?;
+        }
+        let mut mount = Node::new(
+            NodeId::from_uuid(ports.ids.new_id()),
+            home.id,
+            home.root,
+            name,
+            NodeKind::Folder,
+            user.created_at(),
+        );
+        mount.mount = Some(invitation.namespace);
+        tx.nodes().insert(&mount).await?;
+        tx.members()
+            .insert(&coffer_domain::sharing::Membership {
+                namespace: invitation.namespace,
+                user: user.id(),
+                role: invitation.role,
+                mount: mount.id,
+                joined_at: user.created_at(),
+            })
+            .await?;
+    }
     Ok(())
 }
 

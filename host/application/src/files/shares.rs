@@ -176,6 +176,15 @@ impl Files {
                 joined_at: membership.joined_at,
             });
         }
+        // Invited emails without an account look like members until they sign up.
+        for invitation in tx.members().invitations_of(id).await? {
+            members.push(Member {
+                user: invitation.id,
+                email: invitation.email,
+                role: invitation.role,
+                joined_at: invitation.invited_at,
+            });
+        }
         Ok(members)
     }
 
@@ -196,11 +205,11 @@ impl Files {
         let mut tx = self.ports.uow.begin().await?;
         let access = self.access(tx.as_mut(), caller.user_id).await?;
         Self::require_member(&access, id, Need::Manage)?;
-        let user = tx
-            .users()
-            .find_by_email(&email)
-            .await?
-            .ok_or(AppError::NotFound("account with this email"))?;
+        let Some(user) = tx.users().find_by_email(&email).await? else {
+            // No account has this email: it is invited, and the answer looks the same as for
+            // an account, so adding members tells nobody which emails have accounts.
+            return self.invite(tx, id, email, role).await;
+        };
         if tx.members().get(id, user.id()).await?.is_some() {
             return Err(AppError::Conflict(
                 crate::Conflict::AlreadyMember,
@@ -264,6 +273,41 @@ impl Files {
         })
     }
 
+    /// Invites `email`, which has no account, to shared folder `id` (whose management the
+    /// caller's transaction has checked): the invitation shows among the members and becomes a
+    /// membership when an account with that email is created.
+    async fn invite(
+        &self,
+        mut tx: Box<dyn crate::ports::Transaction>,
+        id: NamespaceId,
+        email: Email,
+        role: Role,
+    ) -> Result<Member, AppError> {
+        let invitation = coffer_domain::sharing::Invitation {
+            id: UserId::from_uuid(self.ports.ids.new_id()),
+            namespace: id,
+            email,
+            role,
+            invited_at: self.ports.clock.now(),
+        };
+        match tx.members().invite(&invitation).await {
+            Err(crate::ports::RepositoryError::Conflict(_)) => {
+                return Err(AppError::Conflict(
+                    crate::Conflict::AlreadyMember,
+                    "this account is a member already",
+                ));
+            }
+            other => other?,
+        }
+        tx.commit().await?;
+        Ok(Member {
+            user: invitation.id,
+            email: invitation.email,
+            role: invitation.role,
+            joined_at: invitation.invited_at,
+        })
+    }
+
     /// Makes a member a viewer or an editor.
     #[tracing::instrument(skip_all, fields(user = %caller.user_id))]
     pub async fn set_member_role(
@@ -277,11 +321,23 @@ impl Files {
         let mut tx = self.ports.uow.begin().await?;
         let access = self.access(tx.as_mut(), caller.user_id).await?;
         Self::require_member(&access, id, Need::Manage)?;
-        let membership = tx
-            .members()
-            .get(id, member)
-            .await?
-            .ok_or(AppError::NotFound("member"))?;
+        let Some(membership) = tx.members().get(id, member).await? else {
+            // An invitation's role changes as a member's would, sharing policies asked.
+            let invited = tx
+                .members()
+                .invitations_of(id)
+                .await?
+                .into_iter()
+                .find(|i| i.id == member)
+                .ok_or(AppError::NotFound("member"))?;
+            drop(tx);
+            self.ask_sharing_policies(caller, id, &invited.email, role, false)
+                .await?;
+            let mut tx = self.ports.uow.begin().await?;
+            tx.members().set_invitation_role(id, member, role).await?;
+            tx.commit().await?;
+            return Ok(());
+        };
         if membership.role == Role::Owner {
             return Err(AppError::NotAllowed("the owner's role cannot be changed"));
         }
@@ -312,11 +368,15 @@ impl Files {
             Need::Manage
         };
         Self::require_member(&access, id, need)?;
-        let membership = tx
-            .members()
-            .get(id, member)
-            .await?
-            .ok_or(AppError::NotFound("member"))?;
+        let Some(membership) = tx.members().get(id, member).await? else {
+            // An invitation is withdrawn by whoever manages the folder.
+            Self::require_member(&access, id, Need::Manage)?;
+            if !tx.members().delete_invitation(id, member).await? {
+                return Err(AppError::NotFound("member"));
+            }
+            tx.commit().await?;
+            return Ok(());
+        };
         if membership.role == Role::Owner {
             return Err(AppError::NotAllowed(
                 "the owner cannot leave a shared folder: unshare it instead",
@@ -488,6 +548,7 @@ impl Files {
 mod tests {
     use coffer_domain::account::SignupPolicy;
     use coffer_domain::files::NamespaceId;
+    use coffer_domain::sharing::Role;
 
     use crate::files::{FeedEntry, UploadMode};
     use crate::testing::TestEnv;
@@ -889,6 +950,83 @@ mod tests {
             env.files.link_list(&visit, "/", 10, None).await,
             Err(AppError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_email_without_an_account_is_invited_and_answered_like_an_account() {
+        let t = team().await;
+        let env = &t.env;
+        let known = env
+            .files
+            .add_member(&t.owner, t.folder, "s@example.org", "viewer")
+            .await
+            .unwrap();
+        let invited = env
+            .files
+            .add_member(&t.owner, t.folder, "new@example.org", "viewer")
+            .await
+            .unwrap();
+        assert_eq!(
+            (known.role, invited.role, invited.email.as_str()),
+            (Role::Viewer, Role::Viewer, "new@example.org")
+        );
+        assert!(matches!(
+            env.files
+                .add_member(&t.owner, t.folder, "new@example.org", "editor")
+                .await,
+            Err(AppError::Conflict(crate::Conflict::AlreadyMember, _))
+        ));
+        // Listed like a member; its role changes and it can be withdrawn like one.
+        let listed = env.files.members(&t.owner, t.folder).await.unwrap();
+        assert!(listed.iter().any(|m| m.user == invited.user));
+        env.files
+            .set_member_role(&t.owner, t.folder, invited.user, "editor")
+            .await
+            .unwrap();
+        assert!(matches!(
+            env.files
+                .remove_member(&t.editor, t.folder, invited.user)
+                .await,
+            Err(AppError::Forbidden)
+        ));
+        env.files
+            .remove_member(&t.owner, t.folder, invited.user)
+            .await
+            .unwrap();
+        assert!(
+            !env.files
+                .members(&t.owner, t.folder)
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.user == invited.user)
+        );
+
+        // Invited again, the account created for the email joins with the invited role.
+        env.files
+            .add_member(&t.owner, t.folder, "new@example.org", "editor")
+            .await
+            .unwrap();
+        env.member("new@example.org").await;
+        let newcomer = env.principal("new@example.org").await;
+        assert_eq!(
+            env.download(&newcomer, "/Team/plan.txt").await.unwrap(),
+            b"plan"
+        );
+        env.upload(&newcomer, "/Team/hello.txt", b"hi").await;
+        let listed = env.files.members(&t.owner, t.folder).await.unwrap();
+        let joined = listed
+            .iter()
+            .find(|m| m.email.as_str() == "new@example.org")
+            .unwrap();
+        assert_eq!((joined.user, joined.role), (newcomer.user_id, Role::Editor));
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|m| m.email.as_str() == "new@example.org")
+                .count(),
+            1
+        );
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use coffer_domain::files::{
     SessionBlock, UploadId, UploadSession,
 };
 use coffer_domain::plugins::{AuditEntry, Plugin, PluginId, PluginName};
-use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
+use coffer_domain::sharing::{Invitation, LinkId, Membership, Role, SharedLink};
 use thiserror::Error;
 
 use crate::InfrastructureError;
@@ -416,6 +416,31 @@ pub trait MemberRepository: Send {
         &mut self,
         namespace: NamespaceId,
     ) -> Result<Vec<Membership>, RepositoryError>;
+    /// Stores an invitation; `Conflict("invitation")` if the email is invited already.
+    async fn invite(&mut self, invitation: &Invitation) -> Result<(), RepositoryError>;
+    /// A shared folder's invitations, oldest first.
+    async fn invitations_of(
+        &mut self,
+        namespace: NamespaceId,
+    ) -> Result<Vec<Invitation>, RepositoryError>;
+    /// Changes an invitation's role; false if there is no such invitation.
+    async fn set_invitation_role(
+        &mut self,
+        namespace: NamespaceId,
+        id: UserId,
+        role: Role,
+    ) -> Result<bool, RepositoryError>;
+    /// Deletes an invitation; false if there was none.
+    async fn delete_invitation(
+        &mut self,
+        namespace: NamespaceId,
+        id: UserId,
+    ) -> Result<bool, RepositoryError>;
+    /// Deletes and returns every invitation for `email`, oldest first.
+    async fn take_invitations_for(
+        &mut self,
+        email: &Email,
+    ) -> Result<Vec<Invitation>, RepositoryError>;
 }
 
 /// Installed plugins, the components they run (stored once per digest), the generation counter

@@ -72,6 +72,22 @@ impl Role {
     }
 }
 
+/// An invitation to a shared folder for an email that has no account yet: it becomes a
+/// membership when an account with that email is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// The id it shows under among the members (reserved, never an account's).
+    pub id: UserId,
+    /// The shared folder's namespace.
+    pub namespace: NamespaceId,
+    /// Who is invited.
+    pub email: crate::account::Email,
+    /// The role they will have (viewer or editor).
+    pub role: Role,
+    /// When it was made.
+    pub invited_at: Timestamp,
+}
+
 /// A user's membership of a shared folder, and where the folder appears in their tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {

@@ -4,5 +4,5 @@
 mod folder;
 mod link;
 
-pub use folder::{Membership, Need, Role};
+pub use folder::{Invitation, Membership, Need, Role};
 pub use link::{LinkId, LinkState, SharedLink};

@@ -267,6 +267,16 @@ pub const INSERT_MEMBER: &str = concat!(
     member_columns!(),
     ") VALUES ($1, $2, $3, $4, $5)"
 );
+pub const INSERT_INVITATION: &str = "INSERT INTO shared_folder_invitations \
+    (id, namespace_id, email, role, invited_at) VALUES ($1, $2, $3, $4, $5)";
+pub const INVITATIONS_OF_NAMESPACE: &str = "SELECT id, namespace_id, email, role, invited_at \
+    FROM shared_folder_invitations WHERE namespace_id = $1 ORDER BY invited_at, id";
+pub const SET_INVITATION_ROLE: &str =
+    "UPDATE shared_folder_invitations SET role = $3 WHERE namespace_id = $1 AND id = $2";
+pub const DELETE_INVITATION: &str =
+    "DELETE FROM shared_folder_invitations WHERE namespace_id = $1 AND id = $2";
+pub const TAKE_INVITATIONS_FOR: &str = "DELETE FROM shared_folder_invitations WHERE email = $1 \
+    RETURNING id, namespace_id, email, role, invited_at";
 pub const SET_MEMBER_ROLE: &str =
     "UPDATE shared_folder_members SET role = $3 WHERE namespace_id = $1 AND user_id = $2";
 pub const DELETE_MEMBER: &str =

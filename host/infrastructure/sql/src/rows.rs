@@ -383,6 +383,29 @@ impl MemberRow {
     }
 }
 
+/// A row of `shared_folder_invitations`.
+#[derive(sqlx::FromRow)]
+pub struct InvitationRow {
+    id: Uuid,
+    namespace_id: Uuid,
+    email: String,
+    role: String,
+    invited_at: i64,
+}
+
+impl InvitationRow {
+    pub fn into_invitation(self) -> Result<coffer_domain::sharing::Invitation, RepositoryError> {
+        Ok(coffer_domain::sharing::Invitation {
+            id: UserId::from_uuid(self.id),
+            namespace: NamespaceId::from_uuid(self.namespace_id),
+            email: coffer_domain::account::Email::parse(&self.email)
+                .map_err(|_| corrupt("invitation email"))?,
+            role: Role::parse(&self.role).map_err(|_| corrupt("invitation role"))?,
+            invited_at: timestamp(self.invited_at)?,
+        })
+    }
+}
+
 use coffer_domain::plugins::{
     AuditAction, AuditEntry, FailurePolicy, Hook, Plugin, PluginId, PluginLimits, PluginName,
     PluginVersion,

@@ -15,13 +15,13 @@ use coffer_domain::files::{
     SessionBlock, UploadId, UploadSession,
 };
 use coffer_domain::plugins::{AuditEntry, Plugin, PluginId, PluginName};
-use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
+use coffer_domain::sharing::{Invitation, LinkId, Membership, Role, SharedLink};
 use uuid::Uuid;
 
 use crate::queries::*;
 use crate::rows::{
-    AuditRow, ChangeRow, InviteRow, LinkRow, MemberRow, NamespaceRow, NodeRow, PluginRow,
-    RevisionRow, TokenRow, UploadBlockRow, UploadRow, UserRow, block_hash, file_columns,
+    AuditRow, ChangeRow, InvitationRow, InviteRow, LinkRow, MemberRow, NamespaceRow, NodeRow,
+    PluginRow, RevisionRow, TokenRow, UploadBlockRow, UploadRow, UserRow, block_hash, file_columns,
     hooks_column, micros, namespace_kind, quota_column, upload_columns,
 };
 
@@ -1415,6 +1415,72 @@ macro_rules! sql_transaction {
                 self.all(
                     sqlx::query_as::<_, MemberRow>(MEMBERS_OF_NAMESPACE).bind(namespace.as_uuid()),
                     MemberRow::into_membership,
+                )
+                .await
+            }
+
+            async fn invite(&mut self, invitation: &Invitation) -> Result<(), RepositoryError> {
+                sqlx::query(INSERT_INVITATION)
+                    .bind(invitation.id.as_uuid())
+                    .bind(invitation.namespace.as_uuid())
+                    .bind(invitation.email.as_str())
+                    .bind(invitation.role.as_str())
+                    .bind(micros(invitation.invited_at))
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(conflict_on("invitation"))?;
+                Ok(())
+            }
+
+            async fn invitations_of(
+                &mut self,
+                namespace: NamespaceId,
+            ) -> Result<Vec<Invitation>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, InvitationRow>(INVITATIONS_OF_NAMESPACE)
+                        .bind(namespace.as_uuid()),
+                    InvitationRow::into_invitation,
+                )
+                .await
+            }
+
+            async fn set_invitation_role(
+                &mut self,
+                namespace: NamespaceId,
+                id: UserId,
+                role: Role,
+            ) -> Result<bool, RepositoryError> {
+                let done = sqlx::query(SET_INVITATION_ROLE)
+                    .bind(namespace.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(role.as_str())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn delete_invitation(
+                &mut self,
+                namespace: NamespaceId,
+                id: UserId,
+            ) -> Result<bool, RepositoryError> {
+                let done = sqlx::query(DELETE_INVITATION)
+                    .bind(namespace.as_uuid())
+                    .bind(id.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn take_invitations_for(
+                &mut self,
+                email: &Email,
+            ) -> Result<Vec<Invitation>, RepositoryError> {
+                self.all(
+                    sqlx::query_as::<_, InvitationRow>(TAKE_INVITATIONS_FOR).bind(email.as_str()),
+                    InvitationRow::into_invitation,
                 )
                 .await
             }

@@ -8,7 +8,7 @@ use coffer_domain::files::{
     BlockHash, Namespace, NamespaceId, NamespaceKind, Node, NodeId, NodeKind, NodeName, NodePath,
     Revision, RevisionId, SessionBlock, SessionKind, UploadId, UploadSession, WriteMode,
 };
-use coffer_domain::sharing::{LinkId, Membership, Role, SharedLink};
+use coffer_domain::sharing::{Invitation, LinkId, Membership, Role, SharedLink};
 use coffer_sql::testing::TestDatabase;
 use coffer_sql::{Backend, SqlStore, StoreOptions};
 use uuid::Uuid;
@@ -37,6 +37,7 @@ on_both_backends!(
     upload_sessions_append_by_offset_and_keep_their_blocks_from_collection,
     delta_sessions_mark_blocks_present_and_find_blocks_by_namespace,
     links_into_a_namespace_include_its_mount_points_and_folders_above_them,
+    invitations_are_kept_per_folder_and_taken_by_email,
 );
 
 struct World {
@@ -927,4 +928,91 @@ async fn links_into_a_namespace_include_its_mount_points_and_folders_above_them(
     for link in tx.links().list_for_owner(home.owner).await.unwrap() {
         assert_eq!(link.revoked_at, Some(at(9)));
     }
+}
+
+async fn invitations_are_kept_per_folder_and_taken_by_email(world: World) {
+    let shared = |n: u128| Namespace {
+        id: NamespaceId::from_uuid(Uuid::from_u128(40 + n)),
+        kind: NamespaceKind::Shared,
+        owner: world.namespace.owner,
+        root: NodeId::from_uuid(Uuid::from_u128(50 + n)),
+        used: ByteCount::default(),
+    };
+    let (first, second) = (shared(1), shared(2));
+    let invitation = |n: u128, namespace: &Namespace, email: &str| Invitation {
+        id: UserId::from_uuid(Uuid::from_u128(900 + n)),
+        namespace: namespace.id,
+        email: Email::parse(email).unwrap(),
+        role: Role::Viewer,
+        invited_at: at(n as i64),
+    };
+    let mut tx = world.store.begin().await.unwrap();
+    for namespace in [&first, &second] {
+        tx.namespaces().insert(namespace, at(0)).await.unwrap();
+    }
+    tx.members()
+        .invite(&invitation(1, &first, "new@example.org"))
+        .await
+        .unwrap();
+    tx.members()
+        .invite(&invitation(2, &second, "new@example.org"))
+        .await
+        .unwrap();
+    tx.members()
+        .invite(&invitation(3, &first, "other@example.org"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // A second invitation of one email to one folder is a conflict (in a transaction of its own:
+    // PostgreSQL ends a transaction at a failed statement).
+    let mut tx = world.store.begin().await.unwrap();
+    assert!(matches!(
+        tx.members()
+            .invite(&invitation(4, &first, "new@example.org"))
+            .await,
+        Err(RepositoryError::Conflict(_))
+    ));
+    drop(tx);
+
+    let mut tx = world.store.begin().await.unwrap();
+    let of_first = tx.members().invitations_of(first.id).await.unwrap();
+    assert_eq!(of_first.len(), 2);
+    assert_eq!(of_first[0], invitation(1, &first, "new@example.org"));
+    let other = UserId::from_uuid(Uuid::from_u128(903));
+    assert!(
+        tx.members()
+            .set_invitation_role(first.id, other, Role::Editor)
+            .await
+            .unwrap()
+    );
+    assert!(
+        tx.members()
+            .delete_invitation(first.id, other)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.members()
+            .delete_invitation(first.id, other)
+            .await
+            .unwrap()
+    );
+    let mut taken = tx
+        .members()
+        .take_invitations_for(&Email::parse("new@example.org").unwrap())
+        .await
+        .unwrap();
+    taken.sort_by_key(|i| i.invited_at);
+    assert_eq!(
+        taken.iter().map(|i| i.namespace).collect::<Vec<_>>(),
+        [first.id, second.id]
+    );
+    assert!(
+        tx.members()
+            .invitations_of(first.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tx.commit().await.unwrap();
 }
