@@ -51,6 +51,16 @@ async fn link(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
         .await
 }
 
+/// Makes a link (asserting 201) and returns its public URL.
+async fn link_url(app: &TestApp, token: &str, body: Value) -> String {
+    let response = link(app, token, body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn public(app: &TestApp, url: &str) -> reqwest::Response {
     app.request(Method::GET, url).send().await.unwrap()
 }
@@ -159,12 +169,7 @@ async fn a_link_above_a_mount_point_does_not_reach_into_a_folder_its_maker_canno
         .await;
     assert_eq!(moved.status(), StatusCode::OK, "{:?}", moved.text().await);
     app.upload(&bob, "/Mine/own.txt", b"mine").await;
-    let response = link(&app, &bob, json!({"path": "/Mine"})).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let url = response.json::<Value>().await.unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let url = link_url(&app, &bob, json!({"path": "/Mine"})).await;
     let listing: Value = public(&app, &format!("{url}/list"))
         .await
         .json()
@@ -244,11 +249,7 @@ async fn disabling_an_account_revokes_its_links_for_good(backend: Backend) {
     let (_, admin) = app.user("admin@example.org").await;
     let (user, token) = app.user("user@example.org").await;
     app.upload(&token, "/doc.txt", b"doc").await;
-    let response = link(&app, &token, json!({"path": "/doc.txt"})).await;
-    let url = response.json::<Value>().await.unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let url = link_url(&app, &token, json!({"path": "/doc.txt"})).await;
     assert_eq!(public(&app, &url).await.status(), StatusCode::OK);
     let user_url = format!("/api/v1/admin/users/{}", user["id"].as_str().unwrap());
     for disabled in [true, false] {
@@ -292,16 +293,12 @@ async fn parallel_wrong_passwords_cannot_outrun_the_throttles(backend: Backend) 
         "only the limit's worth of guesses is checked"
     );
 
-    let response = link(
+    let url = link_url(
         &app,
         &token,
         json!({"path": "/doc.txt", "password": "right password"}),
     )
     .await;
-    let url = response.json::<Value>().await.unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let guesses = join_all((0..20).map(|_| {
         app.request(Method::GET, &url)
             .header("x-link-password", "wrong guess")
@@ -318,26 +315,18 @@ async fn a_right_link_password_earns_a_pass_and_conditions_hold_for_links(backen
     let app = TestApp::spawn(backend).await;
     let (_, token) = app.user("owner@example.org").await;
     let stored = app.upload(&token, "/doc.txt", b"0123456789").await;
-    let response = link(
+    let url = link_url(
         &app,
         &token,
         json!({"path": "/doc.txt", "password": "right password"}),
     )
     .await;
-    let url = response.json::<Value>().await.unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = link(
+    let other_url = link_url(
         &app,
         &token,
         json!({"path": "/doc.txt", "password": "right password"}),
     )
     .await;
-    let other_url = other.json::<Value>().await.unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let first = app
         .request(Method::GET, &format!("{url}/content"))
         .header("x-link-password", "right password")

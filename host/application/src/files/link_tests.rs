@@ -18,6 +18,15 @@ fn visit(token: &str, password: Option<&str>) -> LinkVisit {
     }
 }
 
+/// A test world with one member who has one file (and its folders).
+async fn member_with_file(path: &str, bytes: &[u8]) -> (TestEnv, crate::Principal) {
+    let env = TestEnv::new(SignupPolicy::Open);
+    env.member("a@example.org").await;
+    let me = env.principal("a@example.org").await;
+    env.upload(&me, path, bytes).await;
+    (env, me)
+}
+
 fn new_link(path: &str) -> NewLink {
     NewLink {
         path: path.into(),
@@ -29,10 +38,7 @@ fn new_link(path: &str) -> NewLink {
 
 #[tokio::test]
 async fn a_folder_link_reaches_below_its_folder_and_nothing_above() {
-    let env = TestEnv::new(SignupPolicy::Open);
-    env.member("a@example.org").await;
-    let me = env.principal("a@example.org").await;
-    env.upload(&me, "/Shared/sub/file.txt", b"inside").await;
+    let (env, me) = member_with_file("/Shared/sub/file.txt", b"inside").await;
     env.upload(&me, "/secret.txt", b"outside").await;
     let issued = env
         .files
@@ -73,10 +79,7 @@ async fn a_folder_link_reaches_below_its_folder_and_nothing_above() {
 
 #[tokio::test]
 async fn passwords_are_required_checked_and_throttled() {
-    let env = TestEnv::new(SignupPolicy::Open);
-    env.member("a@example.org").await;
-    let me = env.principal("a@example.org").await;
-    env.upload(&me, "/doc.txt", b"d").await;
+    let (env, me) = member_with_file("/doc.txt", b"d").await;
     let mut input = new_link("/doc.txt");
     input.password = Some("link password".into());
     let issued = env.files.create_link(&me, input).await.unwrap();
@@ -115,10 +118,7 @@ async fn passwords_are_required_checked_and_throttled() {
 
 #[tokio::test]
 async fn expired_and_revoked_links_are_gone() {
-    let env = TestEnv::new(SignupPolicy::Open);
-    env.member("a@example.org").await;
-    let me = env.principal("a@example.org").await;
-    env.upload(&me, "/doc.txt", b"d").await;
+    let (env, me) = member_with_file("/doc.txt", b"d").await;
     let mut expiring = new_link("/doc.txt");
     expiring.expires_at = Some(env.clock_now() + Duration::hours(1));
     let expiring = env.files.create_link(&me, expiring).await.unwrap();
@@ -204,10 +204,7 @@ async fn links_without_download_still_show_metadata_and_die_with_their_target() 
 
 #[tokio::test]
 async fn visits_are_read_once_more_when_a_database_connection_broke_under_them() {
-    let env = TestEnv::new(SignupPolicy::Open);
-    env.member("a@example.org").await;
-    let me = env.principal("a@example.org").await;
-    env.upload(&me, "/doc.txt", b"d").await;
+    let (env, me) = member_with_file("/doc.txt", b"d").await;
     let issued = env
         .files
         .create_link(&me, new_link("/doc.txt"))
@@ -230,10 +227,7 @@ async fn visits_are_read_once_more_when_a_database_connection_broke_under_them()
 
 #[tokio::test]
 async fn a_pass_stands_in_for_the_password_but_not_for_a_live_link() {
-    let env = TestEnv::new(SignupPolicy::Open);
-    env.member("a@example.org").await;
-    let me = env.principal("a@example.org").await;
-    env.upload(&me, "/doc.txt", b"d").await;
+    let (env, me) = member_with_file("/doc.txt", b"d").await;
     let mut input = new_link("/doc.txt");
     input.password = Some("link password".into());
     let issued = env.files.create_link(&me, input).await.unwrap();

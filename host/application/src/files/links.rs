@@ -153,6 +153,8 @@ impl Files {
         let (mut tx, access) = self.read_access(caller.user_id).await?;
         let links = self.links_in_care_of(tx.as_mut(), &access).await?;
         let mut listings = Vec::with_capacity(links.len());
+        // Most links are the caller's own: each maker's email is read once.
+        let mut makers: std::collections::HashMap<_, String> = std::collections::HashMap::new();
         for link in links {
             let target = match tx.nodes().get(link.node).await? {
                 Some(node) if node.trashed_at.is_none() => {
@@ -160,7 +162,14 @@ impl Files {
                 }
                 _ => None,
             };
-            let created_by = self.email_of(tx.as_mut(), link.owner).await?.to_string();
+            let created_by = match makers.get(&link.owner) {
+                Some(email) => email.clone(),
+                None => {
+                    let email = self.email_of(tx.as_mut(), link.owner).await?.to_string();
+                    makers.insert(link.owner, email.clone());
+                    email
+                }
+            };
             listings.push(LinkListing {
                 link,
                 created_by,
@@ -189,6 +198,30 @@ impl Files {
         Ok(links)
     }
 
+    /// Whether `link` is the caller's to see and revoke: theirs, or one into a shared folder
+    /// they own.
+    async fn in_care_of(
+        &self,
+        tx: &mut dyn Transaction,
+        access: &Access,
+        link: &SharedLink,
+    ) -> Result<bool, AppError> {
+        if link.owner == access.home.owner {
+            return Ok(true);
+        }
+        let owned = access
+            .memberships()
+            .iter()
+            .filter(|m| m.role == coffer_domain::sharing::Role::Owner);
+        for membership in owned {
+            let into = tx.links().list_into_namespace(membership.namespace).await?;
+            if into.iter().any(|l| l.id == link.id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A linked node as the caller sees it: where it is in their tree, or for a member's mount
     /// point of the caller's shared folder, the caller's own mount point of it.
     async fn link_target_view(
@@ -212,11 +245,14 @@ impl Files {
     pub async fn revoke_link(&self, caller: &Principal, id: LinkId) -> Result<(), AppError> {
         let mut tx = self.ports.uow.begin().await?;
         let access = self.access(tx.as_mut(), caller.user_id).await?;
-        let in_care = self.links_in_care_of(tx.as_mut(), &access).await?;
-        let mut link = in_care
-            .into_iter()
-            .find(|l| l.id == id)
+        let mut link = tx
+            .links()
+            .get(id)
+            .await?
             .ok_or(AppError::NotFound("link"))?;
+        if !self.in_care_of(tx.as_mut(), &access, &link).await? {
+            return Err(AppError::NotFound("link"));
+        }
         let path = match tx.nodes().get(link.node).await? {
             Some(node) => self
                 .link_target_view(tx.as_mut(), &access, node)
@@ -234,8 +270,9 @@ impl Files {
         Ok(())
     }
 
-    /// Lets a visitor in (the first step of every visit), or says why not: the link exists and is neither revoked nor expired,
-    /// and a protected link's password is right (or the visit holds a pass for this link).
+    /// Lets a visitor in (the first step of every visit), or says why not: the link exists and
+    /// is neither revoked nor expired, and a protected link's password is right (or the visit
+    /// holds a pass for this link).
     /// Wrong passwords are throttled per link and per address, each attempt counted before the
     /// password is checked; the check (argon2) runs once per visit, with no transaction open.
     /// What the link reaches is decided in the visit's own read ([`Self::open_link`]).

@@ -599,6 +599,20 @@ mod tests {
         }
     }
 
+    /// Moves `who`'s mount point of the team folder into a folder `/Holder` of theirs.
+    async fn mount_in_holder(t: &Team, who: &Principal) {
+        t.env
+            .files
+            .create_folder(who, "/Holder", false, false)
+            .await
+            .unwrap();
+        t.env
+            .files
+            .move_entry(who, "/Team", "/Holder/Team", false)
+            .await
+            .unwrap();
+    }
+
     fn paths(entries: &[crate::files::Entry]) -> Vec<String> {
         entries.iter().map(|e| e.path.to_string()).collect()
     }
@@ -1167,14 +1181,7 @@ mod tests {
     async fn a_link_above_a_mount_point_does_not_cross_into_a_folder_its_maker_cannot_publish() {
         let t = team().await;
         let env = &t.env;
-        env.files
-            .create_folder(&t.viewer, "/Holder", false, false)
-            .await
-            .unwrap();
-        env.files
-            .move_entry(&t.viewer, "/Team", "/Holder/Team", false)
-            .await
-            .unwrap();
+        mount_in_holder(&t, &t.viewer).await;
         env.upload(&t.viewer, "/Holder/own.txt", b"own").await;
         let link = env
             .files
@@ -1202,14 +1209,7 @@ mod tests {
 
         // The same link made by an editor shows the shared folder's content, until the editor
         // becomes a viewer.
-        env.files
-            .create_folder(&t.editor, "/Holder", false, false)
-            .await
-            .unwrap();
-        env.files
-            .move_entry(&t.editor, "/Team", "/Holder/Team", false)
-            .await
-            .unwrap();
+        mount_in_holder(&t, &t.editor).await;
         let link = env
             .files
             .create_link(&t.editor, link_to("/Holder"))
@@ -1243,14 +1243,7 @@ mod tests {
     async fn shared_folders_do_not_nest_and_are_not_copied_or_trashed() {
         let t = team().await;
         let env = &t.env;
-        env.files
-            .create_folder(&t.editor, "/Holder", false, false)
-            .await
-            .unwrap();
-        env.files
-            .move_entry(&t.editor, "/Team", "/Holder/Team", false)
-            .await
-            .unwrap();
+        mount_in_holder(&t, &t.editor).await;
         env.upload(&t.editor, "/Holder/Team/Sub/x.txt", b"x").await;
         let refusals = [
             env.files
