@@ -36,17 +36,18 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 }
 
 /// Query parameters; bad ones answer as problems. A query string that is not UTF-8 once
-/// percent-decoded is refused (rather than read with replacement characters).
+/// percent-decoded is refused (rather than read with replacement characters), and so is one
+/// holding a NUL character, which no parameter has a use for and text columns cannot store.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if !parts.uri.query().is_none_or(decodes_to_utf8) {
+        if !parts.uri.query().is_none_or(decodes_to_text) {
             return Err(ApiError::new(
                 ErrorCode::InvalidParameter,
-                "the query string is not valid UTF-8 once percent-decoded",
+                "the query string is not valid UTF-8 without NUL characters once percent-decoded",
             ));
         }
         let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
@@ -55,9 +56,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// Whether `query` (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte) decodes
-/// to UTF-8. Separators are ASCII, so the whole string decodes to UTF-8 exactly when every name
-/// and value does.
-fn decodes_to_utf8(query: &str) -> bool {
+/// to UTF-8 text without NUL. Separators are ASCII, so the whole string decodes to UTF-8 exactly
+/// when every name and value does.
+fn decodes_to_text(query: &str) -> bool {
     let hex = |b: u8| char::from(b).to_digit(16);
     let bytes = query.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
@@ -77,7 +78,7 @@ fn decodes_to_utf8(query: &str) -> bool {
             }
         }
     }
-    std::str::from_utf8(&decoded).is_ok()
+    !decoded.contains(&0) && std::str::from_utf8(&decoded).is_ok()
 }
 
 /// A `multipart/form-data` body; one without a usable boundary answers as a problem.
@@ -148,10 +149,10 @@ impl FromRequestParts<ApiState> for ClientAddress {
 
 #[cfg(test)]
 mod tests {
-    use super::decodes_to_utf8;
+    use super::decodes_to_text;
 
     #[test]
-    fn query_strings_must_decode_to_utf8() {
+    fn query_strings_must_decode_to_text() {
         for good in [
             "",
             "path=/a.txt&mode=add",
@@ -159,10 +160,17 @@ mod tests {
             "a=%",
             "a=%G1%2",
         ] {
-            assert!(decodes_to_utf8(good), "{good}");
+            assert!(decodes_to_text(good), "{good}");
         }
-        for bad in ["path=%FF", "path=%C3", "p=%C3&q=%A9", "%E2%82=x"] {
-            assert!(!decodes_to_utf8(bad), "{bad}");
+        for bad in [
+            "path=%FF",
+            "path=%C3",
+            "p=%C3&q=%A9",
+            "%E2%82=x",
+            "plugin=%00x",
+            "a=b\0",
+        ] {
+            assert!(!decodes_to_text(bad), "{bad}");
         }
     }
 }
