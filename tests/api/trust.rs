@@ -611,12 +611,18 @@ async fn adding_a_member_tells_nobody_which_emails_have_accounts(backend: Backen
 async fn a_nul_in_a_query_is_refused_and_never_reaches_the_database(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, admin) = app.user("admin@example.org").await;
-    for path in [
-        "/api/v1/admin/plugins/audit?plugin=%00x",
-        "/api/v1/files/search?query=a%00b",
-        "/api/v1/admin/users?cursor=%00",
+    for (path, field) in [
+        ("/api/v1/admin/plugins/audit?plugin=%00x", "plugin"),
+        ("/api/v1/files/search?query=a%00b", "query"),
+        ("/api/v1/admin/users?cursor=%00", "cursor"),
     ] {
         let response = app.call(Method::GET, path, Some(&admin), None).await;
-        assert_problem(response, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+        let body = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(body["field"], field, "{body}");
     }
 }

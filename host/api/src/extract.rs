@@ -36,31 +36,41 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 }
 
 /// Query parameters; bad ones answer as problems. A query string that is not UTF-8 once
-/// percent-decoded is refused (rather than read with replacement characters), and so is one
-/// holding a NUL character, which no parameter has a use for and text columns cannot store.
+/// percent-decoded is refused (rather than read with replacement characters), and a value
+/// holding a NUL character, which no parameter has a use for and text columns cannot store, is
+/// an invalid value of its parameter.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if !parts.uri.query().is_none_or(decodes_to_text) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameter,
-                "the query string is not valid UTF-8 without NUL characters once percent-decoded",
-            ));
+        if let Some(query) = parts.uri.query() {
+            if std::str::from_utf8(&percent_decode(query)).is_err() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    "the query string is not valid UTF-8 once percent-decoded",
+                ));
+            }
+            if let Some(name) = parameter_with_nul(query) {
+                return Err(ApiError::new(
+                    ErrorCode::ValidationFailed,
+                    format!("{name} must not contain NUL characters"),
+                )
+                .with_field(name));
+            }
         }
         let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
         Ok(Self(value))
     }
 }
 
-/// Whether `query` (`application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte) decodes
-/// to UTF-8 text without NUL. Separators are ASCII, so the whole string decodes to UTF-8 exactly
-/// when every name and value does.
-fn decodes_to_text(query: &str) -> bool {
+/// `text` (`application/x-www-form-urlencoded`: `%XX` a byte) with its escapes decoded.
+/// Separators are ASCII, so a whole query string decodes to UTF-8 exactly when every name and
+/// value does.
+fn percent_decode(text: &str) -> Vec<u8> {
     let hex = |b: u8| char::from(b).to_digit(16);
-    let bytes = query.as_bytes();
+    let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -78,7 +88,17 @@ fn decodes_to_text(query: &str) -> bool {
             }
         }
     }
-    !decoded.contains(&0) && std::str::from_utf8(&decoded).is_ok()
+    decoded
+}
+
+/// The name of the first parameter of `query` whose value holds a NUL character.
+fn parameter_with_nul(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        percent_decode(value)
+            .contains(&0)
+            .then(|| String::from_utf8_lossy(&percent_decode(name)).into_owned())
+    })
 }
 
 /// A `multipart/form-data` body; one without a usable boundary answers as a problem.
@@ -149,10 +169,11 @@ impl FromRequestParts<ApiState> for ClientAddress {
 
 #[cfg(test)]
 mod tests {
-    use super::decodes_to_text;
+    use super::{parameter_with_nul, percent_decode};
 
     #[test]
-    fn query_strings_must_decode_to_text() {
+    fn query_strings_must_decode_to_utf8_without_nul_values() {
+        let text = |query: &str| std::str::from_utf8(&percent_decode(query)).is_ok();
         for good in [
             "",
             "path=/a.txt&mode=add",
@@ -160,17 +181,16 @@ mod tests {
             "a=%",
             "a=%G1%2",
         ] {
-            assert!(decodes_to_text(good), "{good}");
+            assert!(text(good), "{good}");
+            assert_eq!(parameter_with_nul(good), None, "{good}");
         }
-        for bad in [
-            "path=%FF",
-            "path=%C3",
-            "p=%C3&q=%A9",
-            "%E2%82=x",
-            "plugin=%00x",
-            "a=b\0",
-        ] {
-            assert!(!decodes_to_text(bad), "{bad}");
+        for bad in ["path=%FF", "path=%C3", "p=%C3&q=%A9", "%E2%82=x"] {
+            assert!(!text(bad), "{bad}");
         }
+        assert_eq!(
+            parameter_with_nul("limit=2&plugin=%00x").as_deref(),
+            Some("plugin")
+        );
+        assert_eq!(parameter_with_nul("query=a\0b").as_deref(), Some("query"));
     }
 }
