@@ -12,6 +12,7 @@ on_both_backends!(
     the_openapi_document_describes_every_route,
     parameters_that_are_not_utf8_are_refused,
     every_client_error_on_every_route_is_a_problem,
+    page_sizes_outside_their_documented_bounds_are_refused,
 );
 
 async fn health_and_readiness_probes_answer(backend: Backend) {
@@ -282,6 +283,92 @@ async fn every_client_error_on_every_route_is_a_problem(backend: Backend) {
     }
     assert!(checked > 300, "the walk covered only {checked} requests");
     assert!(offenders.is_empty(), "{}", offenders.join("\n"));
+}
+
+/// Every `limit` parameter documents its bounds (1 to a maximum), and a page size outside them
+/// is refused with 400 `invalid_parameter` naming `limit`, not silently clamped; the maximum
+/// itself is served.
+async fn page_sizes_outside_their_documented_bounds_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, admin) = app.user("admin@example.org").await;
+    app.upload(&admin, "/Shared/a.txt", b"a").await;
+    let cursor = app
+        .get_json(&admin, "/api/v1/files/list/latest-cursor?path=/")
+        .await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = app
+        .call(
+            Method::POST,
+            "/api/v1/links",
+            Some(&admin),
+            Some(json!({ "path": "/Shared" })),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let link_token = link["token"].as_str().unwrap();
+    let document: Value = app
+        .request(Method::GET, "/api/v1/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = Vec::new();
+    for (template, operations) in document["paths"].as_object().unwrap() {
+        let Some(parameters) = operations["get"]["parameters"].as_array() else {
+            continue;
+        };
+        let Some(limit) = parameters.iter().find(|p| p["name"] == "limit") else {
+            continue;
+        };
+        assert_eq!(limit["schema"]["minimum"], 1, "{template}: {limit}");
+        let maximum = limit["schema"]["maximum"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{template}: limit has no maximum: {limit}"));
+        let path = template.replace("{token}", link_token);
+        let other = match template.as_str() {
+            "/files/list" => "path=/&".to_owned(),
+            "/files/list/continue" => format!("cursor={}&", coffer_tests::encode(&cursor)),
+            "/files/revisions" => "path=/Shared/a.txt&".to_owned(),
+            "/files/search" => "query=a&".to_owned(),
+            _ => String::new(),
+        };
+        let url = |size: &str| format!("/api/v1{path}?{other}limit={size}");
+        for size in [
+            "0".to_owned(),
+            "-1".to_owned(),
+            (maximum + 1).to_string(),
+            "2147483648".to_owned(),
+            "4294967296".to_owned(),
+        ] {
+            let response = app.call(Method::GET, &url(&size), Some(&admin), None).await;
+            let body = assert_problem(response, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+            let detail = body["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("limit"),
+                "{template} limit={size}: {detail}"
+            );
+            assert!(
+                detail.contains(&maximum.to_string()),
+                "{template}: {detail}"
+            );
+        }
+        let largest = app
+            .call(Method::GET, &url(&maximum.to_string()), Some(&admin), None)
+            .await;
+        assert_eq!(
+            largest.status(),
+            StatusCode::OK,
+            "{template} at its maximum"
+        );
+        checked.push(template.clone());
+    }
+    assert!(checked.len() >= 8, "only {checked:?} take a limit");
 }
 
 /// `template` with every `{name}` replaced by `value`.

@@ -294,6 +294,73 @@ async fn readiness_reports_a_full_disk() {
     assert!(body["detail"].as_str().unwrap().contains("full"), "{body}");
 }
 
+/// The embedded stack keeps `storage.min_free_bytes` of its disk in reserve: once uploads have
+/// eaten up to it, new content is refused with 507 while reading, creating folders, moving,
+/// deleting (which frees space) and deduplicated uploads go on working.
+#[tokio::test]
+async fn a_full_disk_refuses_new_content_and_keeps_everything_else_working() {
+    let roomy = TestApp::spawn(Backend::Sqlite).await;
+    let (_, token) = roomy.user("a@example.org").await;
+    let kept = content(300_000, 7);
+    roomy.upload(&token, "/kept.bin", &kept).await;
+    roomy.upload(&token, "/doomed.bin", b"doomed").await;
+    let full = roomy
+        .spawn_sibling_with(|settings| settings.storage.min_free_bytes = u64::MAX)
+        .await;
+
+    let refused = full.put(&token, "path=/new.bin", content(1000, 8)).await;
+    let body = assert_problem(refused, StatusCode::INSUFFICIENT_STORAGE, "storage_full").await;
+    assert!(
+        !body["detail"].as_str().unwrap().contains('/'),
+        "no paths: {body}"
+    );
+    let listed = full.get_json(&token, "/api/v1/files/list?path=/").await;
+    let names: Vec<&str> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["doomed.bin", "kept.bin"], "nothing half-stored");
+
+    assert_eq!(full.download(&token, "/kept.bin").await, kept);
+    let copy = full
+        .put(&token, "path=/copy-of-kept.bin", kept.clone())
+        .await;
+    assert_eq!(
+        copy.status(),
+        StatusCode::CREATED,
+        "known blocks need no room"
+    );
+    let folder = full
+        .call(
+            Method::POST,
+            "/api/v1/files/folders",
+            Some(&token),
+            Some(serde_json::json!({ "path": "/Archive" })),
+        )
+        .await;
+    assert_eq!(folder.status(), StatusCode::CREATED);
+    let moved = full
+        .call(
+            Method::POST,
+            "/api/v1/files/move",
+            Some(&token),
+            Some(serde_json::json!({ "from": "/kept.bin", "to": "/Archive/kept.bin" })),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let deleted = full
+        .call(
+            Method::POST,
+            "/api/v1/files/delete",
+            Some(&token),
+            Some(serde_json::json!({ "path": "/doomed.bin" })),
+        )
+        .await;
+    assert_eq!(deleted.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn garbage_collection_sweeps_temporary_files_of_killed_writes() {
     let app = TestApp::spawn(Backend::Sqlite).await;

@@ -16,6 +16,7 @@ on_both_backends!(
     a_longpoll_on_a_cursor_into_a_lost_shared_folder_answers_reset,
     tus_commits_empty_files_refuses_bad_creations_and_tunnels_methods,
     adding_a_member_tells_nobody_which_emails_have_accounts,
+    parallel_member_additions_cannot_outrun_their_throttle,
     a_nul_in_a_query_is_refused_and_never_reaches_the_database,
 );
 
@@ -604,6 +605,42 @@ async fn adding_a_member_tells_nobody_which_emails_have_accounts(backend: Backen
         .get_json(&owner, &format!("/api/v1/sharing/folders/{id}/members"))
         .await;
     assert_eq!(members["members"].as_array().unwrap().len(), 3, "{members}");
+}
+
+/// Adding members is throttled per account (`accounts.login_throttle.member_additions`), counted
+/// before anything is looked up: twenty parallel additions against a limit of five add five.
+async fn parallel_member_additions_cannot_outrun_their_throttle(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.accounts.login_throttle.member_additions = 5;
+    })
+    .await;
+    let (_, owner) = app.user("owner@example.org").await;
+    app.upload(&owner, "/Team/plan.txt", b"plan").await;
+    let id = share(&app, &owner, "/Team", &[]).await;
+    let members_url = format!("/api/v1/sharing/folders/{id}/members");
+    let answers = join_all((0..20).map(|n| {
+        app.call(
+            Method::POST,
+            &members_url,
+            Some(&owner),
+            Some(json!({ "email": format!("guest{n}@example.org"), "role": "viewer" })),
+        )
+    }))
+    .await;
+    let mut added = 0;
+    for answer in answers {
+        match answer.status() {
+            StatusCode::CREATED => added += 1,
+            _ => {
+                let retry_after = answer.headers().get("retry-after").cloned();
+                assert_problem(answer, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
+                assert!(retry_after.is_some(), "429 without Retry-After");
+            }
+        }
+    }
+    assert_eq!(added, 5);
+    let members = app.get_json(&owner, &members_url).await;
+    assert_eq!(members["members"].as_array().unwrap().len(), 6, "{members}");
 }
 
 /// Found by the contract test: PostgreSQL refuses text holding NUL, so a free-text filter with one

@@ -210,6 +210,12 @@ async fn tus_checksums_refuse_a_wrong_body_and_termination_ends_the_upload(backe
     assert_eq!(header(&wrong, "tus-resumable"), "1.0.0");
     let head = offset_of(&app, &token, &location).await;
     assert_eq!(header(&head, "upload-offset"), "400", "nothing of it kept");
+    // Nor stored: the block the wrong body would have completed was never written.
+    let joined = coffer_domain::files::BlockHash::of(&data);
+    assert!(
+        !app.blobs.contains(&joined).await.unwrap(),
+        "unchecked bytes stored"
+    );
     let md5 = tus(&app, Method::PATCH, &location, &token)
         .header("upload-offset", 400)
         .header("upload-checksum", "md5 AAAAAAAAAAAAAAAAAAAAAA==")

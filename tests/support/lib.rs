@@ -99,6 +99,13 @@ impl TestApp {
         Self::start(self.settings.clone()).await
     }
 
+    /// Like [`TestApp::spawn_sibling`], with this one's settings adjusted by `configure`.
+    pub async fn spawn_sibling_with(&self, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
+        Self::start(settings).await
+    }
+
     async fn start(settings: Settings) -> Self {
         let blobs = coffer_server::app::blob_store(&settings)
             .await

@@ -65,6 +65,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// A page size query parameter, 1 to `MAX`: anything else is refused (400 `invalid_parameter`)
+/// rather than silently clamped, so a client learns the bound instead of receiving fewer
+/// entries than it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit<const MAX: u32>(u32);
+
+impl<const MAX: u32> PageLimit<MAX> {
+    /// The page size.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// `limit`'s size, or `default` when it was not given.
+    pub fn or(limit: Option<Self>, default: u32) -> u32 {
+        limit.map_or(default, Self::get)
+    }
+}
+
+impl<'de, const MAX: u32> serde::Deserialize<'de> for PageLimit<MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let out_of_range = || serde::de::Error::custom(format!("must be 1 to {MAX}"));
+        let size =
+            <u64 as serde::Deserialize>::deserialize(deserializer).map_err(|_| out_of_range())?;
+        match u32::try_from(size) {
+            Ok(size) if (1..=MAX).contains(&size) => Ok(Self(size)),
+            _ => Err(out_of_range()),
+        }
+    }
+}
+
 /// `text` (`application/x-www-form-urlencoded`: `%XX` a byte) with its escapes decoded.
 /// Separators are ASCII, so a whole query string decodes to UTF-8 exactly when every name and
 /// value does.

@@ -105,6 +105,9 @@ pub(crate) fn codes_of(method: &str, path: &str, operation: &Operation) -> Vec<E
     if (path.starts_with("/sharing/folders/") && path.contains("members")) || path == "/links" {
         codes.extend([C::RefusedByPlugin, C::PluginFailed]);
     }
+    if path == "/sharing/folders/{id}/members" && method == "post" {
+        codes.push(C::TooManyRequests);
+    }
     if path == "/auth/login" {
         codes.extend([C::InvalidCredentials, C::TooManyRequests]);
     }

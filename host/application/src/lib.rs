@@ -38,6 +38,8 @@ pub struct Ports {
     pub block_hasher: Arc<dyn ports::BlockHasher>,
     /// Block bytes.
     pub blobs: Arc<dyn ports::BlobStore>,
+    /// Scratch space for bodies checked whole before they are kept.
+    pub scratch: Arc<dyn ports::Scratch>,
     /// Change announcements, for longpoll.
     pub notifier: Arc<dyn ports::ChangeNotifier>,
 }

@@ -1500,6 +1500,15 @@ pub struct FakeThrottle(Mutex<HashMap<ThrottleKey, u32>>);
 impl FakeThrottle {
     /// Attempts admitted before refusing.
     pub const LIMIT: u32 = 3;
+    /// Member additions admitted before refusing.
+    pub const MEMBER_ADDITIONS: u32 = 10;
+
+    fn limit(key: &ThrottleKey) -> u32 {
+        match key {
+            ThrottleKey::MemberAdditions(_) => Self::MEMBER_ADDITIONS,
+            _ => Self::LIMIT,
+        }
+    }
 }
 
 #[async_trait]
@@ -1508,7 +1517,7 @@ impl LoginThrottle for FakeThrottle {
         let mut counts = self.0.lock().unwrap();
         if keys
             .iter()
-            .any(|key| counts.get(key).copied().unwrap_or(0) >= Self::LIMIT)
+            .any(|key| counts.get(key).copied().unwrap_or(0) >= Self::limit(key))
         {
             return Err(Duration::from_secs(60));
         }
@@ -1526,6 +1535,7 @@ impl LoginThrottle for FakeThrottle {
                         *count = count.saturating_sub(1);
                     }
                 }
+                ThrottleKey::MemberAdditions(_) => {}
                 _ => {
                     counts.remove(key);
                 }
@@ -1567,6 +1577,23 @@ pub struct TestEnv {
 /// The password every helper-made account has.
 pub const PASSWORD: &str = "long enough";
 
+/// [`Scratch`](crate::ports::Scratch) in memory.
+pub struct InMemoryScratch;
+
+#[async_trait]
+impl crate::ports::Scratch for InMemoryScratch {
+    async fn hold(
+        &self,
+        content: crate::ports::ByteStream,
+    ) -> Result<crate::ports::ByteStream, crate::ports::ContentError> {
+        use futures_util::TryStreamExt;
+        let chunks: Vec<Bytes> = content.try_collect().await?;
+        Ok(Box::pin(futures_util::stream::iter(
+            chunks.into_iter().map(Ok),
+        )))
+    }
+}
+
 impl TestEnv {
     /// Fakes wired with the given sign-up policy.
     pub fn new(signup: SignupPolicy) -> Self {
@@ -1583,6 +1610,7 @@ impl TestEnv {
             login_throttle: Arc::new(FakeThrottle::default()),
             block_hasher: Arc::new(InMemoryHasher),
             blobs: Arc::new(blobs.clone()),
+            scratch: Arc::new(InMemoryScratch),
             notifier: Arc::new(notifier.clone()),
         };
         let rules = AccountRules {

@@ -12,7 +12,9 @@ use coffer_application::files::{Files, StorageRules};
 use coffer_application::plugins::{PluginHost, Plugins};
 use coffer_application::ports::{BackgroundTask, BlobStore, TaskSpawner};
 use coffer_application::{Ports, Readiness};
-use coffer_blob::{LocalBlobStore, S3BlobStore, S3Settings, S3Timeouts, Sha256BlockHasher};
+use coffer_blob::{
+    DiskScratch, LocalBlobStore, S3BlobStore, S3Settings, S3Timeouts, Sha256BlockHasher,
+};
 use coffer_domain::account::{ByteCount, SignupPolicy};
 use coffer_plugins::{RuntimeSettings, WasmRuntime};
 use coffer_security::{
@@ -154,6 +156,7 @@ fn use_cases(
             ThrottleRules {
                 account_failures: throttle.account_failures,
                 address_failures: throttle.address_failures,
+                member_additions: throttle.member_additions,
                 window: throttle.window,
                 lockout: throttle.lockout,
                 max_lockout: throttle.max_lockout,
@@ -162,6 +165,10 @@ fn use_cases(
         )),
         block_hasher: Arc::new(Sha256BlockHasher::new()),
         blobs,
+        scratch: Arc::new(
+            DiskScratch::open(settings.scratch_dir())
+                .map_err(|e| StartupError::Blobs(e.to_string()))?,
+        ),
         notifier: Arc::new(store.change_notifier()),
     };
     let duration = |name: &str, d: std::time::Duration| {

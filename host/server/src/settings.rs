@@ -391,6 +391,8 @@ pub struct LoginThrottleSettings {
     pub account_failures: u32,
     /// Failures per client address within the window before a lockout.
     pub address_failures: u32,
+    /// Members one account may add (or invite) within the window before it must wait.
+    pub member_additions: u32,
     /// How long failures are remembered.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
@@ -408,6 +410,7 @@ impl Default for LoginThrottleSettings {
         Self {
             account_failures: rules.account_failures,
             address_failures: rules.address_failures,
+            member_additions: rules.member_additions,
             window: rules.window,
             lockout: rules.lockout,
             max_lockout: rules.max_lockout,
@@ -497,6 +500,12 @@ impl Settings {
             .blocks_dir
             .clone()
             .unwrap_or_else(|| self.storage.data_dir.join("blocks"))
+    }
+
+    /// Scratch space for bodies checked whole before they are kept (appends with
+    /// `Upload-Checksum`): `<data_dir>/scratch`.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("scratch")
     }
 
     /// The database URL in force: the configured one, or the embedded SQLite file.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::account::AccountResponse;
 use crate::cursors::{decode_page_token, encode_page_token};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, PageLimit};
 use crate::problem::{ApiError, Problem};
 use crate::state::ApiState;
 
@@ -30,7 +30,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// Page size, 1 to 1000 (default 100).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<PageLimit<1000>>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -68,7 +69,7 @@ async fn list_users(
         .list_users(
             Actor::User(&caller),
             after.as_deref(),
-            query.limit.unwrap_or(100),
+            PageLimit::or(query.limit, 100),
         )
         .await
         .map_err(|err| match err {

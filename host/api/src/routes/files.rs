@@ -1,6 +1,8 @@
 //! Files and folders: upload, download, metadata, listing, folders, move, copy, delete,
 //! revisions. Every `path` is `/a/b.txt` (case-insensitive, case-preserving) or `id:<uuid>`.
 
+use std::time::{Duration, SystemTime};
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
@@ -8,12 +10,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use coffer_application::files::{
-    Download, Entry, FeedEntry, ListCursor, ListFrame, RangeRequest, ReadRequest, Served,
-    TagCondition, Upload, UploadMode, UploadOutcome,
+    Download, Entry, FeedEntry, ListCursor, ListFrame, RangeRequest, ReadRequest, RevisionTest,
+    Served, Upload, UploadMode, UploadOutcome,
 };
 use coffer_application::ports::ContentError;
 use coffer_domain::files::{NodeId, NodeKind, Revision};
 use futures_util::TryStreamExt;
+use headers::{ETag, HeaderMapExt, IfNoneMatch, IfRange, LastModified};
+use http_range_header::{EndPosition, StartPosition};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -21,7 +25,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::cursors::{decode_page_token, encode_page_token};
-use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller, PageLimit};
 use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::state::ApiState;
 
@@ -282,43 +286,42 @@ async fn download(
     Ok(served_response(served))
 }
 
-/// What a download request asks for: its range, `If-None-Match` and `If-Range`.
+/// What a download request asks for: its range, `If-None-Match` and `If-Range`, read with
+/// the `headers` and `http-range-header` parsers. A header that does not parse is ignored, as
+/// RFC 9110 allows: the whole content is served.
 pub(crate) fn read_request(headers: &HeaderMap) -> ReadRequest {
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_range);
+    let if_none_match = headers.typed_get::<IfNoneMatch>();
+    let if_range = headers.typed_get::<IfRange>();
     ReadRequest {
-        range: text(header::RANGE).and_then(parse_range),
-        if_none_match: text(header::IF_NONE_MATCH).map(parse_tag_list),
-        // A date (or anything but one strong tag) never matches: the whole file is served.
-        if_range: text(header::IF_RANGE).map(|tag| {
-            tag.trim()
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .unwrap_or("\0not a tag")
-                .to_owned()
+        range,
+        // `If-None-Match` compares weakly: "not modified" when a listed tag names the content.
+        not_modified_if: if_none_match.map(|condition| {
+            RevisionTest::new(move |revision| !condition.precondition_passes(&entity_tag(revision)))
+        }),
+        // `If-Range` compares strongly, or by date against `Last-Modified`.
+        range_only_if: if_range.map(|condition| {
+            RevisionTest::new(move |revision| {
+                !condition.is_modified(Some(&entity_tag(revision)), Some(&last_modified(revision)))
+            })
         }),
     }
 }
 
-/// An `If-None-Match` value: `*`, or a list of tags (weak tags compare by their opaque part).
-fn parse_tag_list(condition: &str) -> TagCondition {
-    if condition.trim() == "*" {
-        return TagCondition::Any;
-    }
-    TagCondition::Tags(
-        condition
-            .split(',')
-            .map(|t| {
-                t.trim()
-                    .trim_start_matches("W/")
-                    .trim_matches('"')
-                    .to_owned()
-            })
-            .collect(),
-    )
+/// A revision's entity tag: its content hash, strong.
+fn entity_tag(revision: &Revision) -> ETag {
+    format!("\"{}\"", revision.content_hash().to_hex())
+        .parse()
+        .expect("a hex digest in quotes is an entity tag")
+}
+
+/// A revision's `Last-Modified`: when it was made, to the second as HTTP dates are.
+fn last_modified(revision: &Revision) -> LastModified {
+    let seconds = u64::try_from(revision.created_at().timestamp()).unwrap_or(0);
+    LastModified::from(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
 /// The answer to a download: 304 with the tag, or the content.
@@ -438,25 +441,23 @@ pub(crate) fn http_date(at: chrono::DateTime<Utc>) -> String {
     httpdate::fmt_http_date(at.into())
 }
 
-/// One range of `bytes=…`; several ranges or anything malformed is ignored (the whole file is
-/// served), as HTTP allows.
+/// One range of `bytes=…` as `http-range-header` reads it; several ranges or anything
+/// malformed is ignored (the whole file is served), as HTTP allows.
 fn parse_range(value: &str) -> Option<RangeRequest> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
+    let parsed = http_range_header::parse_range_header(value).ok()?;
+    let [range] = parsed.ranges.as_slice() else {
         return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = (start.trim(), end.trim());
-    if start.is_empty() {
-        return end.parse().ok().map(RangeRequest::Suffix);
-    }
-    let start = start.parse().ok()?;
-    let end = if end.is_empty() {
-        None
-    } else {
-        Some(end.parse().ok()?)
     };
-    Some(RangeRequest::From { start, end })
+    match (range.start, range.end) {
+        (StartPosition::FromLast(n), _) => Some(RangeRequest::Suffix(n)),
+        (StartPosition::Index(start), EndPosition::LastByte) => {
+            Some(RangeRequest::From { start, end: None })
+        }
+        (StartPosition::Index(start), EndPosition::Index(end)) => Some(RangeRequest::From {
+            start,
+            end: Some(end),
+        }),
+    }
 }
 
 /// Get the metadata of a file or folder.
@@ -490,7 +491,8 @@ pub struct ListQuery {
     #[serde(default)]
     recursive: bool,
     /// Page size, 1 to 2000 (default 500).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2000)]
+    limit: Option<PageLimit<2000>>,
     /// `cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -577,7 +579,7 @@ async fn list_folder(
             &caller,
             path,
             query.recursive,
-            query.limit.unwrap_or(500),
+            PageLimit::or(query.limit, 500),
             cursor,
         )
         .await?;
@@ -761,7 +763,8 @@ pub struct RevisionsQuery {
     #[param(pattern = "^(/|id:)")]
     path: String,
     /// How many, 1 to 100 (default 20).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    limit: Option<PageLimit<100>>,
 }
 
 /// List a file's revisions (replaced revisions are kept for the configured retention).
@@ -781,7 +784,7 @@ async fn list_revisions(
 ) -> Result<Json<RevisionList>, ApiError> {
     let (entry, revisions) = state
         .files
-        .revisions(&caller, &query.path, query.limit.unwrap_or(20))
+        .revisions(&caller, &query.path, PageLimit::or(query.limit, 20))
         .await?;
     Ok(Json(RevisionList {
         file: entry.into(),
@@ -858,13 +861,69 @@ mod tests {
         }
     }
 
+    /// A revision of `content` made at 2026-01-02 03:04:05.678 UTC.
+    fn revision(content: &[u8]) -> Revision {
+        use chrono::TimeZone;
+        use coffer_domain::account::ByteCount;
+        use coffer_domain::files::{BlockHash, RevisionId};
+        let made = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+            + chrono::Duration::milliseconds(678);
+        Revision::new(
+            RevisionId::from_uuid(Uuid::from_u128(1)),
+            NodeId::from_uuid(Uuid::from_u128(2)),
+            ByteCount::new(content.len() as u64).unwrap(),
+            vec![BlockHash::of(content)],
+            None,
+            made,
+            made,
+        )
+        .unwrap()
+    }
+
+    fn request(pairs: &[(header::HeaderName, &str)]) -> ReadRequest {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(name, HeaderValue::from_str(value).unwrap());
+        }
+        read_request(&headers)
+    }
+
     #[test]
-    fn tag_lists_parse_stars_and_weak_tags() {
-        assert_eq!(parse_tag_list("*"), TagCondition::Any);
-        assert_eq!(
-            parse_tag_list("\"x\", W/\"abc\""),
-            TagCondition::Tags(vec!["x".into(), "abc".into()])
+    fn if_none_match_compares_tag_lists_weakly() {
+        let served = revision(b"served");
+        let tag = served.content_hash().to_hex();
+        let other = revision(b"other").content_hash().to_hex();
+        let holds = |value: &str| {
+            request(&[(header::IF_NONE_MATCH, value)])
+                .not_modified_if
+                .is_some_and(|test| test.holds(&served))
+        };
+        assert!(holds("*"));
+        assert!(holds(&format!("\"{other}\", W/\"{tag}\"")));
+        assert!(holds(&format!("\"{tag}\"")));
+        assert!(!holds(&format!("\"{other}\"")));
+        assert!(!holds(&tag), "an unquoted tag is not a tag");
+    }
+
+    #[test]
+    fn if_range_needs_the_strong_tag_or_the_exact_date() {
+        let served = revision(b"served");
+        let tag = served.content_hash().to_hex();
+        let keeps_range = |value: &str| {
+            request(&[(header::RANGE, "bytes=0-1"), (header::IF_RANGE, value)])
+                .range_only_if
+                .is_none_or(|test| test.holds(&served))
+        };
+        assert!(keeps_range(&format!("\"{tag}\"")));
+        assert!(
+            !keeps_range(&format!("W/\"{tag}\"")),
+            "weak tags never match"
         );
+        assert!(!keeps_range("\"0000\""));
+        // Last-Modified is whole seconds: the date the client was given keeps the range.
+        assert!(keeps_range(&http_date(served.created_at())));
+        assert!(keeps_range("Fri, 02 Jan 2026 03:04:06 GMT"));
+        assert!(!keeps_range("Fri, 02 Jan 2026 03:04:04 GMT"));
     }
 
     #[test]
@@ -910,7 +969,8 @@ pub struct SearchQuery {
     #[param(pattern = "^(/|id:)")]
     path: Option<String>,
     /// Page size, 1 to 2000 (default 100).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2000)]
+    limit: Option<PageLimit<2000>>,
     /// `cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -954,7 +1014,7 @@ async fn search(
             &caller,
             &query.query,
             query.path.as_deref(),
-            query.limit.unwrap_or(100),
+            PageLimit::or(query.limit, 100),
             after,
         )
         .await?;
@@ -1027,7 +1087,8 @@ pub struct ContinueQuery {
     /// A cursor from `latest-cursor` or from the previous `continue`.
     cursor: String,
     /// Most journal entries to replay at once, 1 to 2000 (default 500).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2000)]
+    limit: Option<PageLimit<2000>>,
 }
 
 /// A change since the cursor: what is at a path now (`kind` `file` or `folder`), or that it is
@@ -1088,7 +1149,7 @@ async fn continue_changes(
     let cursor = state.cursors.decode(&query.cursor)?;
     let page = state
         .files
-        .changes_since(&caller, cursor, query.limit.unwrap_or(500))
+        .changes_since(&caller, cursor, PageLimit::or(query.limit, 500))
         .await?;
     Ok(Json(ChangeList {
         entries: page

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::files::{EntryResponse, decode_cursor, encode_cursor, read_request, served_response};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, ClientAddress};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, ClientAddress, PageLimit};
 use crate::problem::{ApiError, Problem};
 use crate::state::ApiState;
 
@@ -218,7 +218,8 @@ pub struct LinkListQuery {
     #[param(pattern = "^/")]
     path: Option<String>,
     /// Page size, 1 to 2000 (default 500).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2000)]
+    limit: Option<PageLimit<2000>>,
     /// `cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -323,7 +324,7 @@ async fn public_list(
     let path = query.path.as_deref().unwrap_or("/");
     let page = state
         .files
-        .link_list(&visit, path, query.limit.unwrap_or(500), cursor)
+        .link_list(&visit, path, PageLimit::or(query.limit, 500), cursor)
         .await?;
     let listing = LinkFolderListing {
         entries: page.entries.into_iter().map(Into::into).collect(),

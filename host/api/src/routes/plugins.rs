@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiMultipart, ApiPath, ApiQuery, Caller, PageLimit};
 use crate::problem::{ApiError, ErrorCode, Problem};
 use crate::state::ApiState;
 
@@ -592,7 +592,8 @@ pub struct AuditQuery {
     /// Only entries older than this one (`next_before` of the previous page).
     before: Option<u64>,
     /// Page size, 1 to 500 (default 100).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<PageLimit<500>>,
 }
 
 /// One audit entry.
@@ -670,7 +671,7 @@ async fn audit_log(
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
+    let limit = PageLimit::or(query.limit, 100);
     let entries = state
         .plugins
         .audit_log(
@@ -680,7 +681,7 @@ async fn audit_log(
             limit,
         )
         .await?;
-    let full = entries.len() as u32 == limit.clamp(1, coffer_application::plugins::MAX_AUDIT_PAGE);
+    let full = entries.len() as u32 == limit;
     let next_before = full.then(|| entries.last().and_then(|e| e.id)).flatten();
     Ok(Json(AuditPage {
         entries: entries.into_iter().map(Into::into).collect(),

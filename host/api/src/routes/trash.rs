@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::files::EntryResponse;
 use crate::cursors::{decode_page_token, encode_page_token};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, PageLimit};
 use crate::problem::{ApiError, Problem};
 use crate::state::ApiState;
 
@@ -31,7 +31,8 @@ pub fn router() -> OpenApiRouter<ApiState> {
 #[into_params(parameter_in = Query)]
 pub struct TrashQuery {
     /// Page size, 1 to 2000 (default 100).
-    limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 2000)]
+    limit: Option<PageLimit<2000>>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -107,7 +108,7 @@ async fn list_trash(
     let after = query.cursor.as_deref().map(decode).transpose()?;
     let page = state
         .files
-        .list_trash(&caller, after, query.limit.unwrap_or(100))
+        .list_trash(&caller, after, PageLimit::or(query.limit, 100))
         .await?;
     Ok(Json(TrashList {
         items: page.items.into_iter().map(Into::into).collect(),

@@ -1,5 +1,7 @@
 //! Reading: metadata, folder listings and downloads.
 
+use std::sync::Arc;
+
 use coffer_domain::files::{NodeId, NodePath, Revision, RevisionId};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -46,22 +48,27 @@ impl RangeRequest {
     }
 }
 
-/// Entity tags a conditional request names (`If-None-Match`): any content, or these content
-/// hashes (hex).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TagCondition {
-    /// `*`.
-    Any,
-    /// These content hashes (hex, lower case).
-    Tags(Vec<String>),
+/// A test of the revision about to be served, written by the protocol that asked (HTTP's
+/// `If-None-Match` and `If-Range` comparisons live in the API); the use case applies it in the
+/// read that picks the revision.
+#[derive(Clone)]
+pub struct RevisionTest(Arc<dyn Fn(&Revision) -> bool + Send + Sync>);
+
+impl RevisionTest {
+    /// A test that holds for the revisions `test` accepts.
+    pub fn new(test: impl Fn(&Revision) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(test))
+    }
+
+    /// Whether the test holds for `revision`.
+    pub fn holds(&self, revision: &Revision) -> bool {
+        (self.0)(revision)
+    }
 }
 
-impl TagCondition {
-    fn matches(&self, content_hash: &str) -> bool {
-        match self {
-            TagCondition::Any => true,
-            TagCondition::Tags(tags) => tags.iter().any(|t| t.eq_ignore_ascii_case(content_hash)),
-        }
+impl std::fmt::Debug for RevisionTest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevisionTest")
     }
 }
 
@@ -72,11 +79,11 @@ impl TagCondition {
 pub struct ReadRequest {
     /// The byte range, if one is asked for.
     pub range: Option<RangeRequest>,
-    /// `If-None-Match`: answer "not modified" if the content has one of these tags.
-    pub if_none_match: Option<TagCondition>,
-    /// `If-Range`: serve `range` only while the content has this tag (a content hash, hex);
-    /// otherwise the whole content.
-    pub if_range: Option<String>,
+    /// Answer "not modified" when this holds (`If-None-Match` names the revision's tag).
+    pub not_modified_if: Option<RevisionTest>,
+    /// Serve `range` only when this holds (`If-Range` names this revision); otherwise the
+    /// whole content.
+    pub range_only_if: Option<RevisionTest>,
 }
 
 /// The answer to a download.
@@ -164,14 +171,17 @@ impl Files {
         revision: Revision,
         request: ReadRequest,
     ) -> Result<Served, AppError> {
-        let tag = revision.content_hash().to_hex();
-        if request.if_none_match.is_some_and(|c| c.matches(&tag)) {
+        if request
+            .not_modified_if
+            .is_some_and(|test| test.holds(&revision))
+        {
             return Ok(Served::NotModified(entry, revision));
         }
         let range = request.range.filter(|_| {
             request
-                .if_range
-                .is_none_or(|t| t.eq_ignore_ascii_case(&tag))
+                .range_only_if
+                .as_ref()
+                .is_none_or(|test| test.holds(&revision))
         });
         let size = revision.size().get();
         let (range, partial) = match range {

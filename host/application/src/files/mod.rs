@@ -25,7 +25,7 @@ use crate::plugins::PluginHost;
 use crate::ports::{ActorFacts, ByteStream, PluginEvent};
 
 pub use changes::{ChangeCursor, ChangePage, FeedEntry};
-pub use content::{RangeRequest, ReadRequest, Served, TagCondition};
+pub use content::{RangeRequest, ReadRequest, RevisionTest, Served};
 pub use links::{IssuedLink, LinkListing, LinkVisit, NewLink};
 pub use locate::Target;
 pub use maintenance::{GcProgress, GcReport};

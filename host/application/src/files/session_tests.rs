@@ -191,6 +191,10 @@ async fn a_checksummed_append_is_kept_whole_or_not_at_all() {
         .unwrap_err();
     assert!(matches!(cut, AppError::UploadInterrupted(_)), "{cut:?}");
     assert_eq!(env.files.upload_session(&me, id).await.unwrap().received, 0);
+    assert!(
+        env.blobs.is_empty(),
+        "bytes that were not checked were stored"
+    );
 
     let ok = env
         .files

@@ -173,8 +173,9 @@ impl Files {
     ///
     /// Without a checksum, each block is recorded as soon as it is stored, and if the client's
     /// stream fails, the bytes received so far are stored and recorded too: the upload resumes
-    /// exactly where the bytes stopped. With a checksum of the whole body, the append
-    /// is recorded only once the body is complete and matches. When the last byte arrives the
+    /// exactly where the bytes stopped. With a checksum of the whole body, the body is held in
+    /// scratch space until it is complete and matches; only then is it stored and recorded, at
+    /// once. When the last byte arrives the
     /// file is committed as by [`Files::upload`].
     #[tracing::instrument(skip_all, fields(user = %caller.user_id, upload = %id))]
     pub async fn append(
@@ -233,6 +234,22 @@ impl Files {
             checksum.as_ref().map(ExpectedChecksum::start),
             end.clone(),
         );
+        // A body under a checksum is held in scratch space until it has all arrived and
+        // matches: wrong bytes are never stored, so repeating them cannot fill the store.
+        let body = match &checksum {
+            None => body,
+            Some(expected) => {
+                let held = self.ports.scratch.hold(body).await?;
+                match &*end.lock().expect("body end") {
+                    BodyEnd::Complete(Some(actual)) if !expected.matches(actual) => {
+                        return Err(AppError::ChecksumMismatch);
+                    }
+                    BodyEnd::Complete(_) => held,
+                    // An incomplete body cannot be checked: none of it is kept.
+                    _ => Box::pin(futures_util::stream::empty()),
+                }
+            }
+        };
         // One block at a time, each recorded before the next is stored: a write transaction of
         // the recording must never wait for one that a suspended store step holds open (SQLite
         // has one writer). Reading and hashing still run ahead on their own threads.
@@ -260,19 +277,11 @@ impl Files {
         }
         drop(blocks);
         let end = std::mem::take(&mut *end.lock().expect("body end"));
-        if let Some(expected) = &checksum {
-            match &end {
-                BodyEnd::Complete(Some(actual)) if !expected.matches(actual) => {
-                    return Err(AppError::ChecksumMismatch);
-                }
-                BodyEnd::Complete(_) => {
-                    recorded = self
-                        .record_append(&session, recorded, next_position, &pending)
-                        .await?;
-                }
-                // An incomplete body cannot be checked: none of it is kept.
-                _ => {}
-            }
+        if checksum.is_some() && matches!(end, BodyEnd::Complete(_)) {
+            // Checked already; recorded whole.
+            recorded = self
+                .record_append(&session, recorded, next_position, &pending)
+                .await?;
         }
         match end {
             BodyEnd::Interrupted(why) => {

@@ -14,7 +14,7 @@ use coffer_domain::sharing::{Membership, Need, Role};
 
 use super::access::Access;
 use super::{Files, Target};
-use crate::ports::{SharingQuestion, Transaction};
+use crate::ports::{SharingQuestion, ThrottleKey, Transaction};
 use crate::{AppError, Principal};
 
 /// A shared folder as one of its members sees it.
@@ -200,6 +200,11 @@ impl Files {
     ) -> Result<Member, AppError> {
         let role = Role::parse_grantable(role)?;
         let email = Email::parse(email)?;
+        // Counted before anything is looked up, so parallel additions cannot outrun the limit.
+        let additions = [ThrottleKey::MemberAdditions(caller.user_id)];
+        if let Err(retry_after) = self.ports.login_throttle.attempt(&additions).await {
+            return Err(AppError::Throttled { retry_after });
+        }
         self.ask_sharing_policies(caller, id, &email, role, true)
             .await?;
         let mut tx = self.ports.uow.begin().await?;
@@ -1041,6 +1046,57 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn adding_members_is_throttled_per_account_whatever_the_outcome() {
+        let t = team().await;
+        let env = &t.env;
+        // The team's two additions counted; refused additions (already a member, a stranger
+        // to the folder) count too, so that probing costs the same as adding.
+        let mut admitted = 2;
+        let refused = env
+            .files
+            .add_member(&t.owner, t.folder, "e@example.org", "viewer")
+            .await;
+        assert!(matches!(refused, Err(AppError::Conflict(..))));
+        admitted += 1;
+        while admitted < crate::testing::FakeThrottle::MEMBER_ADDITIONS {
+            let email = format!("guest{admitted}@example.org");
+            env.files
+                .add_member(&t.owner, t.folder, &email, "viewer")
+                .await
+                .unwrap();
+            admitted += 1;
+        }
+        let throttled = env
+            .files
+            .add_member(&t.owner, t.folder, "one-more@example.org", "viewer")
+            .await;
+        assert!(
+            matches!(throttled, Err(AppError::Throttled { .. })),
+            "{throttled:?}"
+        );
+        assert!(
+            !env.files
+                .members(&t.owner, t.folder)
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.email.as_str() == "one-more@example.org"),
+            "a throttled addition added nobody"
+        );
+        // Another account's additions are its own.
+        env.upload(&t.stranger, "/Theirs/x.txt", b"x").await;
+        let theirs = env
+            .files
+            .share_folder(&t.stranger, "/Theirs")
+            .await
+            .unwrap();
+        env.files
+            .add_member(&t.stranger, theirs.id, "o@example.org", "viewer")
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use coffer_domain::files::{BLOCK_SIZE, BlockHash, ContentHash};
 use futures_util::TryStreamExt;
 
 use super::{
-    ListCursor, RangeRequest, ReadRequest, Served, TagCondition, UploadMode, UploadOutcome,
+    ListCursor, RangeRequest, ReadRequest, RevisionTest, Served, UploadMode, UploadOutcome,
 };
 use crate::testing::TestEnv;
 use crate::{AppError, Principal};
@@ -603,6 +603,11 @@ async fn ranges_read_across_blocks() {
     assert!(matches!(err, AppError::RangeNotSatisfiable { .. }));
 }
 
+/// A test that holds for revisions whose content hash (hex) is one of `tags`.
+fn has_tag_among(tags: Vec<String>) -> RevisionTest {
+    RevisionTest::new(move |revision| tags.contains(&revision.content_hash().to_hex()))
+}
+
 fn ranged(range: RangeRequest) -> ReadRequest {
     ReadRequest {
         range: Some(range),
@@ -621,8 +626,8 @@ async fn conditions_are_evaluated_against_the_revision_served() {
             start: 0,
             end: Some(4),
         }),
-        if_none_match: (!tags.is_empty()).then_some(TagCondition::Tags(tags)),
-        if_range,
+        not_modified_if: (!tags.is_empty()).then(|| has_tag_among(tags)),
+        range_only_if: if_range.map(|tag| has_tag_among(vec![tag])),
     };
     let served = env
         .files
@@ -672,7 +677,7 @@ async fn conditions_are_evaluated_against_the_revision_served() {
             "/doc.txt",
             None,
             ReadRequest {
-                if_none_match: Some(TagCondition::Any),
+                not_modified_if: Some(RevisionTest::new(|_| true)),
                 ..Default::default()
             },
         )

@@ -48,6 +48,16 @@ pub trait BlockHasher: Send + Sync {
     fn hash_blocks(&self, content: ByteStream) -> BlockStream;
 }
 
+/// Scratch space outside memory for a body that must be read whole before any of it is kept
+/// (an append whose checksum covers the whole body), so memory does not grow with its size.
+#[async_trait]
+pub trait Scratch: Send + Sync {
+    /// Writes `content` to fresh scratch space until it ends (an error of `content` is returned
+    /// as is) and gives a stream reading it back once. The space is freed when that stream is
+    /// dropped, and never outlives the process.
+    async fn hold(&self, content: ByteStream) -> Result<ByteStream, ContentError>;
+}
+
 /// Where block bytes live: content-addressed, each block stored once for the whole installation.
 #[async_trait]
 pub trait BlobStore: Send + Sync {

@@ -6,7 +6,9 @@ mod plugins;
 mod repositories;
 mod services;
 
-pub use content::{BlobStore, BlockHasher, BlockStream, ByteStream, ContentError, HashedBlock};
+pub use content::{
+    BlobStore, BlockHasher, BlockStream, ByteStream, ContentError, HashedBlock, Scratch,
+};
 pub use plugins::{
     ActorFacts, CallFailure, CallOutcome, ComponentError, ComponentInfo, PluginCall, PluginEvent,
     PluginLog, PluginRuntime, PolicyDecision, QuotaQuestion, ScanVerdict, SharingQuestion,

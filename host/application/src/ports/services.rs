@@ -68,7 +68,7 @@ pub trait PasswordHasher: Send + Sync {
     ) -> Result<bool, InfrastructureError>;
 }
 
-/// What failed logins are counted against.
+/// What attempts are counted against: failed logins and link passwords, and member additions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ThrottleKey {
     /// One account (whether or not it exists).
@@ -77,6 +77,9 @@ pub enum ThrottleKey {
     ClientAddress(IpAddr),
     /// The password of one shared link.
     Link(coffer_domain::sharing::LinkId),
+    /// Members one account adds (or invites) to its shared folders: every addition counts,
+    /// so that nobody can probe or spam email addresses at speed.
+    MemberAdditions(coffer_domain::account::UserId),
 }
 
 /// Counts password attempts and says when to refuse further ones.

@@ -49,8 +49,10 @@ impl LocalBlobStore {
         })
     }
 
-    /// The same store, reported full by [`check`](Self::check) while less than `bytes` are
-    /// free on its filesystem (writes fail well before, with a clear error, when it really is).
+    /// The same store keeping `bytes` of its filesystem in reserve: a new block that would eat
+    /// into them is refused as storage full, so that deleting, moving and the database's own
+    /// writes still work when uploads have filled the disk; [`check`](Self::check) reports
+    /// the store full meanwhile.
     pub fn with_min_free_bytes(mut self, bytes: u64) -> Self {
         self.min_free_bytes = bytes;
         self
@@ -145,7 +147,8 @@ impl BlobStore for LocalBlobStore {
             )));
         }
         let root = Arc::clone(&self.root);
-        blocking(move || write_block(&root, &block))
+        let reserve = self.min_free_bytes;
+        blocking(move || write_block(&root, &block, reserve))
             .await
             .map_err(|err| self.unless_gone(err))
     }
@@ -220,11 +223,23 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-/// Writes a block durably unless its file exists already.
-fn write_block(root: &Path, block: &HashedBlock) -> Result<(), InfrastructureError> {
+/// Writes a block durably unless its file exists already, and unless it would leave less than
+/// `reserve` bytes free.
+fn write_block(root: &Path, block: &HashedBlock, reserve: u64) -> Result<(), InfrastructureError> {
     let path = block_path(root, &block.hash);
     if path.is_file() {
         return Ok(());
+    }
+    if reserve > 0 {
+        let free = free_bytes(root).map_err(|err| io_error("inspect", root, err))?;
+        if free < reserve.saturating_add(u64::from(block.len)) {
+            return Err(InfrastructureError::storage_full(format!(
+                "{free} bytes are free for {} and {reserve} are kept in reserve: no room for a \
+                 block of {} bytes",
+                root.display(),
+                block.len
+            )));
+        }
     }
     let Some(dir) = path.parent() else {
         return Err(InfrastructureError::msg(format!(
@@ -305,7 +320,7 @@ fn sync_dir(dir: &Path) -> Result<(), InfrastructureError> {
 
 /// An I/O error, of kind [`FailureKind::StorageFull`] when the disk (or a quota) is full and
 /// [`FailureKind::Unavailable`] when the disk timed out.
-fn io_error(action: &str, path: &Path, err: io::Error) -> InfrastructureError {
+pub(crate) fn io_error(action: &str, path: &Path, err: io::Error) -> InfrastructureError {
     let kind = match err.kind() {
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => FailureKind::StorageFull,
         io::ErrorKind::TimedOut => FailureKind::Unavailable,
@@ -379,7 +394,7 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, InfrastructureError> {
 }
 
 /// Runs file work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, InfrastructureError> + Send + 'static,
 ) -> Result<T, InfrastructureError> {
     tokio::task::spawn_blocking(work)

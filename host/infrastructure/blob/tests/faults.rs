@@ -102,13 +102,38 @@ async fn a_local_store_without_its_directory_is_unavailable() {
 }
 
 #[tokio::test]
-async fn a_local_store_short_of_free_space_is_full() {
+async fn a_local_store_keeps_its_reserve_for_deletes() {
     let store = TestBlobStores::local();
     store.check().await.unwrap();
+    store.put(block(b"stored before")).await.unwrap();
     let full = store.clone().with_min_free_bytes(u64::MAX);
     assert_eq!(
         full.check().await.unwrap_err().kind(),
         FailureKind::StorageFull
+    );
+    // New blocks would eat into the reserve: refused, and nothing is left behind.
+    let put = full.put(block(b"a new block")).await;
+    assert_eq!(put.unwrap_err().kind(), FailureKind::StorageFull);
+    assert!(!full.contains(&BlockHash::of(b"a new block")).await.unwrap());
+    // What is stored stays readable, a block already stored is still "written" (deduplicated
+    // uploads need no room), and deleting works.
+    let mut content = full
+        .read(&BlockHash::of(b"stored before"), 0, 13)
+        .await
+        .unwrap();
+    assert_eq!(
+        &content.next().await.unwrap().unwrap()[..],
+        b"stored before"
+    );
+    full.put(block(b"stored before")).await.unwrap();
+    full.delete(&[BlockHash::of(b"stored before")])
+        .await
+        .unwrap();
+    assert!(
+        !full
+            .contains(&BlockHash::of(b"stored before"))
+            .await
+            .unwrap()
     );
 }
 

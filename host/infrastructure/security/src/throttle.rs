@@ -15,6 +15,8 @@ pub struct ThrottleRules {
     pub account_failures: u32,
     /// Failures per client address within `window` before it is locked.
     pub address_failures: u32,
+    /// Members one account may add (or invite) within `window` before it must wait.
+    pub member_additions: u32,
     /// How long failures are remembered.
     pub window: Duration,
     /// The first lockout; each further failure doubles it.
@@ -28,6 +30,7 @@ impl Default for ThrottleRules {
         Self {
             account_failures: 5,
             address_failures: 20,
+            member_additions: 50,
             window: Duration::from_secs(15 * 60),
             lockout: Duration::from_secs(30),
             max_lockout: Duration::from_secs(15 * 60),
@@ -67,6 +70,7 @@ impl InMemoryLoginThrottle {
         match key {
             ThrottleKey::Account(_) | ThrottleKey::Link(_) => self.rules.account_failures,
             ThrottleKey::ClientAddress(_) => self.rules.address_failures,
+            ThrottleKey::MemberAdditions(_) => self.rules.member_additions,
         }
     }
 
@@ -146,6 +150,8 @@ impl LoginThrottle for InMemoryLoginThrottle {
                 ThrottleKey::Account(_) | ThrottleKey::Link(_) => {
                     tracked.remove(key);
                 }
+                // Every addition counts, whatever its outcome.
+                ThrottleKey::MemberAdditions(_) => {}
             }
         }
     }
@@ -220,6 +226,24 @@ mod tests {
         }
         assert!(throttle.attempt(&[address()]).await.is_ok(), "20th");
         assert!(throttle.attempt(&[address()]).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn member_additions_count_whatever_their_outcome_and_have_their_own_limit() {
+        let (throttle, clock) = setup();
+        let adder = [ThrottleKey::MemberAdditions(
+            coffer_domain::account::UserId::from_uuid(uuid::Uuid::from_u128(7)),
+        )];
+        for _ in 0..50 {
+            throttle.attempt(&adder).await.unwrap();
+            // Succeeding gives nothing back.
+            throttle.succeeded(&adder).await;
+        }
+        assert_eq!(throttle.attempt(&adder).await, Err(Duration::from_secs(30)));
+        // Other accounts' logins are not affected.
+        assert!(throttle.attempt(&[account()]).await.is_ok());
+        clock.advance(TimeDelta::minutes(15));
+        assert!(throttle.attempt(&adder).await.is_ok(), "a new window");
     }
 
     #[tokio::test]

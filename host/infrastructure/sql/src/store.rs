@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, PgPool, SqlitePool};
 use thiserror::Error;
 
-use crate::transaction::{PgTx, SqliteTx, backend_error, is_broken_connection};
+use crate::transaction::{PgTx, SqliteTx, WithinDeadline, backend_error, is_broken_connection};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
@@ -31,8 +31,18 @@ pub struct StoreOptions {
     /// How long to wait for a free connection (and, on SQLite, for the write lock).
     pub acquire_timeout: Duration,
     /// Longest a statement may run on PostgreSQL (`statement_timeout`); a cancelled statement
-    /// fails as unavailable.
+    /// fails as unavailable. On either database, no statement waits for an answer longer than
+    /// [`StoreOptions::statement_deadline`].
     pub statement_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// Longest any one statement may wait for an answer, whatever the server does: the
+    /// statement timeout and a little more, so that the server's own cancellation (a clear
+    /// error) comes first when it can act at all.
+    pub fn statement_deadline(&self) -> Duration {
+        self.statement_timeout + Duration::from_secs(2)
+    }
 }
 
 impl Default for StoreOptions {
@@ -75,6 +85,8 @@ enum Pool {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,
+    /// Longest any one statement (or `BEGIN`, `COMMIT`) may wait for the database.
+    deadline: Duration,
 }
 
 impl SqlStore {
@@ -128,7 +140,10 @@ impl SqlStore {
         } else {
             return Err(SqlError::UnsupportedUrl);
         };
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            deadline: options.statement_deadline(),
+        })
     }
 
     /// Which database this is.
@@ -224,17 +239,25 @@ impl UnitOfWork for SqlStore {
             // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
             // writes fails with SQLITE_BUSY when another writer got in between.
             Pool::Sqlite(pool) => Box::new(SqliteTx::new(
-                retry_broken(|| pool.begin_with("BEGIN IMMEDIATE")).await?,
+                retry_broken(|| pool.begin_with("BEGIN IMMEDIATE").within(self.deadline)).await?,
+                self.deadline,
             )),
-            Pool::Postgres(pool) => Box::new(PgTx::new(retry_broken(|| pool.begin()).await?)),
+            Pool::Postgres(pool) => Box::new(PgTx::new(
+                retry_broken(|| pool.begin().within(self.deadline)).await?,
+                self.deadline,
+            )),
         })
     }
 
     async fn begin_read(&self) -> Result<Box<dyn Transaction>, RepositoryError> {
         Ok(match &self.pool {
-            Pool::Sqlite(pool) => Box::new(SqliteTx::new(retry_broken(|| pool.begin()).await?)),
+            Pool::Sqlite(pool) => Box::new(SqliteTx::new(
+                retry_broken(|| pool.begin().within(self.deadline)).await?,
+                self.deadline,
+            )),
             Pool::Postgres(pool) => Box::new(PgTx::new(
-                retry_broken(|| pool.begin_with("BEGIN READ ONLY")).await?,
+                retry_broken(|| pool.begin_with("BEGIN READ ONLY").within(self.deadline)).await?,
+                self.deadline,
             )),
         })
     }
@@ -242,10 +265,12 @@ impl UnitOfWork for SqlStore {
     async fn ping(&self) -> Result<(), RepositoryError> {
         match &self.pool {
             Pool::Sqlite(pool) => {
-                retry_broken(|| sqlx::query("SELECT 1").execute(pool)).await?;
+                retry_broken(|| sqlx::query("SELECT 1").execute(pool).within(self.deadline))
+                    .await?;
             }
             Pool::Postgres(pool) => {
-                retry_broken(|| sqlx::query("SELECT 1").execute(pool)).await?;
+                retry_broken(|| sqlx::query("SELECT 1").execute(pool).within(self.deadline))
+                    .await?;
             }
         }
         Ok(())

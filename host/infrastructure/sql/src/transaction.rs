@@ -1,6 +1,9 @@
 //! The transaction type of each backend, implementing every repository port. The bodies are
 //! written once in [`sql_transaction!`] and compiled against each backend's concrete types.
 
+use std::future::Future;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use coffer_application::ports::{
     BlockRepository, ChangeRepository, InviteRepository, LinkRepository, MemberRepository,
@@ -16,6 +19,7 @@ use coffer_domain::files::{
 };
 use coffer_domain::plugins::{AuditEntry, Plugin, PluginId, PluginName};
 use coffer_domain::sharing::{Invitation, LinkId, Membership, Role, SharedLink};
+use futures_core::future::BoxFuture;
 use uuid::Uuid;
 
 use crate::queries::*;
@@ -24,6 +28,40 @@ use crate::rows::{
     PluginRow, RevisionRow, TokenRow, UploadBlockRow, UploadRow, UserRow, block_hash, file_columns,
     hooks_column, micros, namespace_kind, quota_column, upload_columns,
 };
+
+/// A database round trip that may take at most a deadline: a server that stops answering
+/// (frozen, or cut off while its sockets stay open) fails the statement as unavailable instead
+/// of holding the request for as long as it stalls. PostgreSQL's own `statement_timeout` ends
+/// slow statements first; this bounds the wait when the server cannot end anything.
+pub(crate) trait WithinDeadline<'a, T>:
+    Future<Output = Result<T, sqlx::Error>> + Send + 'a
+{
+    /// This round trip, failing with [`deadline_passed`] after `deadline`.
+    fn within(self, deadline: Duration) -> BoxFuture<'a, Result<T, sqlx::Error>>
+    where
+        Self: Sized,
+    {
+        Box::pin(async move {
+            tokio::time::timeout(deadline, self)
+                .await
+                .unwrap_or_else(|_| Err(deadline_passed(deadline)))
+        })
+    }
+}
+
+impl<'a, T, F> WithinDeadline<'a, T> for F where
+    F: Future<Output = Result<T, sqlx::Error>> + Send + 'a
+{
+}
+
+/// The error of a round trip that outlived its deadline: I/O timed out (unavailable), and
+/// not a broken connection to retry at once (the next try would wait as long).
+pub(crate) fn deadline_passed(deadline: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("the database did not answer within {deadline:?}"),
+    ))
+}
 
 /// Any database error, as the port's backend error, with its [`FailureKind`].
 pub(crate) fn backend_error(err: sqlx::Error) -> RepositoryError {
@@ -92,7 +130,8 @@ fn sqlite_failure_kind(code: Option<i32>) -> FailureKind {
 /// another one): I/O failed, or the server ended the session.
 pub(crate) fn is_broken_connection(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Io(io) => io.kind() != std::io::ErrorKind::TimedOut,
+        sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => db
             .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
             .is_some_and(|pg| pg.code().starts_with("08") || pg.code().starts_with("57P")),
@@ -152,11 +191,13 @@ macro_rules! sql_transaction {
         /// A transaction on this backend; dropping it without commit rolls it back.
         pub(crate) struct $name {
             tx: sqlx::Transaction<'static, $db>,
+            /// Longest any one statement may wait for the database.
+            deadline: Duration,
         }
 
         impl $name {
-            pub(crate) fn new(tx: sqlx::Transaction<'static, $db>) -> Self {
-                Self { tx }
+            pub(crate) fn new(tx: sqlx::Transaction<'static, $db>, deadline: Duration) -> Self {
+                Self { tx, deadline }
             }
         }
 
@@ -199,7 +240,12 @@ macro_rules! sql_transaction {
                 self
             }
             async fn commit(self: Box<Self>) -> Result<(), RepositoryError> {
-                self.tx.commit().await.map_err(backend_error)
+                let deadline = self.deadline;
+                self.tx
+                    .commit()
+                    .within(deadline)
+                    .await
+                    .map_err(backend_error)
             }
         }
 
@@ -215,6 +261,7 @@ macro_rules! sql_transaction {
                     .bind(quota_column(user))
                     .bind(micros(user.created_at()))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("email"))?;
                 Ok(())
@@ -229,6 +276,7 @@ macro_rules! sql_transaction {
                     .bind(!user.is_active())
                     .bind(quota_column(user))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("email"))?;
                 Ok(())
@@ -258,6 +306,7 @@ macro_rules! sql_transaction {
                 if let Some(statement) = statement {
                     sqlx::query(statement)
                         .execute(&mut *self.tx)
+                        .within(self.deadline)
                         .await
                         .map_err(backend_error)?;
                 }
@@ -267,6 +316,7 @@ macro_rules! sql_transaction {
             async fn count(&mut self) -> Result<u64, RepositoryError> {
                 let n: i64 = sqlx::query_scalar(COUNT_USERS)
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(n as u64)
@@ -298,6 +348,7 @@ macro_rules! sql_transaction {
                     .bind(micros(token.created_at))
                     .bind(micros(token.expires_at))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("token"))?;
                 Ok(())
@@ -331,6 +382,7 @@ macro_rules! sql_transaction {
                     .bind(id.as_uuid())
                     .bind(user.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected() > 0)
@@ -340,6 +392,7 @@ macro_rules! sql_transaction {
                 let done = sqlx::query(DELETE_TOKENS_OF_USER)
                     .bind(user.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -354,6 +407,7 @@ macro_rules! sql_transaction {
                     .bind(user.as_uuid())
                     .bind(micros(now))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -372,6 +426,7 @@ macro_rules! sql_transaction {
                     .bind(micros(invite.expires_at))
                     .bind(invite.accepted_by.map(|u| u.as_uuid()))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("invite"))?;
                 Ok(())
@@ -394,6 +449,7 @@ macro_rules! sql_transaction {
                     .bind(invite.id.as_uuid())
                     .bind(invite.accepted_by.map(|u| u.as_uuid()))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -415,6 +471,7 @@ macro_rules! sql_transaction {
                     .bind(namespace.used.get() as i64)
                     .bind(micros(now))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("namespace"))?;
                 sqlx::query(INSERT_ROOT_NODE)
@@ -422,6 +479,7 @@ macro_rules! sql_transaction {
                     .bind(namespace.id.as_uuid())
                     .bind(micros(now))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -450,6 +508,7 @@ macro_rules! sql_transaction {
                 sqlx::query(DELETE_NAMESPACE)
                     .bind(id.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -460,6 +519,7 @@ macro_rules! sql_transaction {
                 sqlx::query_as::<_, NamespaceRow>(statement)
                     .bind(id.as_uuid())
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?
                     .into_namespace()
@@ -474,6 +534,7 @@ macro_rules! sql_transaction {
                     .bind(id.as_uuid())
                     .bind(delta)
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -483,6 +544,7 @@ macro_rules! sql_transaction {
                 let used: i64 = sqlx::query_scalar(USAGE_OF_OWNER)
                     .bind(user.as_uuid())
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(used.max(0) as u64)
@@ -509,6 +571,7 @@ macro_rules! sql_transaction {
                     .bind(node.trashed_at.map(micros))
                     .bind(node.mount.map(|m| m.as_uuid()))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("name"))?;
                 Ok(())
@@ -529,6 +592,7 @@ macro_rules! sql_transaction {
                     .bind(node.trashed_at.map(micros))
                     .bind(node.mount.map(|m| m.as_uuid()))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("name"))?;
                 Ok(())
@@ -586,6 +650,7 @@ macro_rules! sql_transaction {
                 let bytes: i64 = sqlx::query_scalar(SUBTREE_BYTES)
                     .bind(id.as_uuid())
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(bytes.max(0) as u64)
@@ -670,6 +735,7 @@ macro_rules! sql_transaction {
                     .bind(from.as_uuid())
                     .bind(to.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("name"))?;
                 Ok(())
@@ -684,12 +750,14 @@ macro_rules! sql_transaction {
                     .bind(id.as_uuid())
                     .bind(namespace.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 let done = sqlx::query(REHOME_SUBTREE)
                     .bind(id.as_uuid())
                     .bind(namespace.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -699,6 +767,7 @@ macro_rules! sql_transaction {
                 let done = sqlx::query(DELETE_SUBTREE)
                     .bind(id.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -717,6 +786,7 @@ macro_rules! sql_transaction {
                     .bind(micros(revision.client_modified()))
                     .bind(micros(revision.created_at()))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("revision"))?;
                 for (position, block) in revision.blocks().iter().enumerate() {
@@ -725,6 +795,7 @@ macro_rules! sql_transaction {
                         .bind(position as i64)
                         .bind(&block.as_bytes()[..])
                         .execute(&mut *self.tx)
+                        .within(self.deadline)
                         .await
                         .map_err(backend_error)?;
                 }
@@ -735,6 +806,7 @@ macro_rules! sql_transaction {
                 let Some(row) = sqlx::query_as::<_, RevisionRow>(GET_REVISION)
                     .bind(id.as_uuid())
                     .fetch_optional(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?
                 else {
@@ -753,6 +825,7 @@ macro_rules! sql_transaction {
                     .bind(node.as_uuid())
                     .bind(i64::from(limit))
                     .fetch_all(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 let mut revisions = Vec::with_capacity(rows.len());
@@ -772,6 +845,7 @@ macro_rules! sql_transaction {
                     .bind(micros(cutoff))
                     .bind(i64::from(limit))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -803,6 +877,7 @@ macro_rules! sql_transaction {
                     .bind(session.committed.map(|(node, _)| node.as_uuid()))
                     .bind(session.committed.map(|(_, revision)| revision.as_uuid()))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 self.insert_upload_blocks(session.id, 0, blocks).await
@@ -842,6 +917,7 @@ macro_rules! sql_transaction {
                     .bind(received as i64)
                     .bind(micros(expires_at))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 if moved.rows_affected() == 0 {
@@ -851,6 +927,7 @@ macro_rules! sql_transaction {
                     .bind(id.as_uuid())
                     .bind(position as i64)
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 self.insert_upload_blocks(id, position, blocks).await?;
@@ -868,12 +945,14 @@ macro_rules! sql_transaction {
                     .bind(&hash.as_bytes()[..])
                     .bind(true)
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 sqlx::query(REFRESH_UPLOAD)
                     .bind(id.as_uuid())
                     .bind(micros(expires_at))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(marked.rows_affected())
@@ -890,11 +969,13 @@ macro_rules! sql_transaction {
                     .bind(node.as_uuid())
                     .bind(revision.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 sqlx::query(DELETE_UPLOAD_BLOCKS)
                     .bind(id.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -904,11 +985,13 @@ macro_rules! sql_transaction {
                 sqlx::query(DELETE_UPLOAD_BLOCKS)
                     .bind(id.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 let done = sqlx::query(DELETE_UPLOAD)
                     .bind(id.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected() > 0)
@@ -923,6 +1006,7 @@ macro_rules! sql_transaction {
                     .bind(owner.as_uuid())
                     .bind(micros(now))
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(total.max(0) as u64)
@@ -937,6 +1021,7 @@ macro_rules! sql_transaction {
                     .bind(micros(now))
                     .bind(i64::from(limit))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -958,6 +1043,7 @@ macro_rules! sql_transaction {
                         .bind(i64::from(block.size))
                         .bind(block.present)
                         .execute(&mut *self.tx)
+                        .within(self.deadline)
                         .await
                         .map_err(backend_error)?;
                 }
@@ -977,6 +1063,7 @@ macro_rules! sql_transaction {
             {
                 query
                     .fetch_all(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?
                     .into_iter()
@@ -995,6 +1082,7 @@ macro_rules! sql_transaction {
             {
                 query
                     .fetch_optional(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?
                     .map(map)
@@ -1008,6 +1096,7 @@ macro_rules! sql_transaction {
                 sqlx::query_scalar(REVISION_BLOCKS)
                     .bind(revision)
                     .fetch_all(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)
             }
@@ -1026,6 +1115,7 @@ macro_rules! sql_transaction {
                     .bind(i64::from(size))
                     .bind(micros(now))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -1041,6 +1131,7 @@ macro_rules! sql_transaction {
                         .bind(&hash.as_bytes()[..])
                         .bind(micros(now))
                         .execute(&mut *self.tx)
+                        .within(self.deadline)
                         .await
                         .map_err(backend_error)?;
                     if done.rows_affected() == 0 {
@@ -1061,6 +1152,7 @@ macro_rules! sql_transaction {
                         .bind(&hash.as_bytes()[..])
                         .bind(namespace.as_uuid())
                         .fetch_optional(&mut *self.tx)
+                        .within(self.deadline)
                         .await
                         .map_err(backend_error)?;
                     if let Some(size) = size {
@@ -1082,6 +1174,7 @@ macro_rules! sql_transaction {
                     .bind(micros(cutoff))
                     .bind(i64::from(limit))
                     .fetch_all(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 rows.into_iter().map(block_hash).collect()
@@ -1103,6 +1196,7 @@ macro_rules! sql_transaction {
                     .bind(micros(link.created_at))
                     .bind(link.revoked_at.map(micros))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("link"))?;
                 Ok(())
@@ -1154,6 +1248,7 @@ macro_rules! sql_transaction {
                     .bind(link.id.as_uuid())
                     .bind(link.revoked_at.map(micros))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -1168,6 +1263,7 @@ macro_rules! sql_transaction {
                     .bind(owner.as_uuid())
                     .bind(micros(at))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -1207,6 +1303,7 @@ macro_rules! sql_transaction {
             async fn insert(&mut self, plugin: &Plugin) -> Result<(), RepositoryError> {
                 Self::plugin_query(INSERT_PLUGIN, plugin)
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("plugin"))?;
                 Ok(())
@@ -1215,6 +1312,7 @@ macro_rules! sql_transaction {
             async fn update(&mut self, plugin: &Plugin) -> Result<(), RepositoryError> {
                 Self::plugin_query(UPDATE_PLUGIN, plugin)
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("plugin"))?;
                 Ok(())
@@ -1251,6 +1349,7 @@ macro_rules! sql_transaction {
                 let done = sqlx::query(DELETE_PLUGIN)
                     .bind(id.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected() > 0)
@@ -1267,6 +1366,7 @@ macro_rules! sql_transaction {
                     .bind(wasm)
                     .bind(micros(now))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -1279,6 +1379,7 @@ macro_rules! sql_transaction {
                 sqlx::query_scalar(GET_COMPONENT)
                     .bind(digest)
                     .fetch_optional(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)
             }
@@ -1286,6 +1387,7 @@ macro_rules! sql_transaction {
             async fn delete_unused_components(&mut self) -> Result<u64, RepositoryError> {
                 let done = sqlx::query(DELETE_UNUSED_COMPONENTS)
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected())
@@ -1294,6 +1396,7 @@ macro_rules! sql_transaction {
             async fn generation(&mut self) -> Result<u64, RepositoryError> {
                 let generation: i64 = sqlx::query_scalar(PLUGIN_GENERATION)
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(generation.max(0) as u64)
@@ -1302,6 +1405,7 @@ macro_rules! sql_transaction {
             async fn bump_generation(&mut self) -> Result<u64, RepositoryError> {
                 let generation: i64 = sqlx::query_scalar(BUMP_PLUGIN_GENERATION)
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(generation.max(0) as u64)
@@ -1319,6 +1423,7 @@ macro_rules! sql_transaction {
                     .bind(entry.reason.as_deref())
                     .bind(entry.duration.map(|d| d.as_micros() as i64))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -1351,6 +1456,7 @@ macro_rules! sql_transaction {
                     .bind(membership.mount.as_uuid())
                     .bind(micros(membership.joined_at))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("member"))?;
                 Ok(())
@@ -1367,6 +1473,7 @@ macro_rules! sql_transaction {
                     .bind(user.as_uuid())
                     .bind(role.as_str())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(())
@@ -1381,6 +1488,7 @@ macro_rules! sql_transaction {
                     .bind(namespace.as_uuid())
                     .bind(user.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected() > 0)
@@ -1427,6 +1535,7 @@ macro_rules! sql_transaction {
                     .bind(invitation.role.as_str())
                     .bind(micros(invitation.invited_at))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(conflict_on("invitation"))?;
                 Ok(())
@@ -1455,6 +1564,7 @@ macro_rules! sql_transaction {
                     .bind(id.as_uuid())
                     .bind(role.as_str())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected() > 0)
@@ -1469,6 +1579,7 @@ macro_rules! sql_transaction {
                     .bind(namespace.as_uuid())
                     .bind(id.as_uuid())
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(done.rows_affected() > 0)
@@ -1498,6 +1609,7 @@ macro_rules! sql_transaction {
                 let seq: i64 = sqlx::query_scalar(NEXT_CHANGE_SEQ)
                     .bind(namespace.as_uuid())
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 sqlx::query(INSERT_CHANGE)
@@ -1507,6 +1619,7 @@ macro_rules! sql_transaction {
                     .bind(path_before.map(|p| p.to_string()))
                     .bind(micros(at))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok(seq as u64)
@@ -1535,6 +1648,7 @@ macro_rules! sql_transaction {
                 let (seq, floor): (i64, i64) = sqlx::query_as(JOURNAL_POSITION)
                     .bind(namespace.as_uuid())
                     .fetch_one(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 Ok((seq.max(0) as u64, floor.max(0) as u64))
@@ -1544,11 +1658,13 @@ macro_rules! sql_transaction {
                 let done = sqlx::query(PRUNE_CHANGES)
                     .bind(micros(cutoff))
                     .execute(&mut *self.tx)
+                    .within(self.deadline)
                     .await
                     .map_err(backend_error)?;
                 if done.rows_affected() > 0 {
                     sqlx::query(RAISE_JOURNAL_FLOORS)
                         .execute(&mut *self.tx)
+                        .within(self.deadline)
                         .await
                         .map_err(backend_error)?;
                 }

@@ -88,3 +88,112 @@ async fn a_sqlite_writer_blocked_past_the_busy_timeout_is_unavailable() {
     };
     assert_eq!(kind_of(err), FailureKind::Unavailable);
 }
+
+/// A TCP relay to the test PostgreSQL server that can freeze: it keeps every connection open
+/// and forwards nothing (a server stopped with SIGSTOP, or a network that drops packets).
+struct FreezableRelay {
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FreezableRelay {
+    /// Starts a relay to the server of `url`; returns it and `url` pointing at it.
+    async fn start(url: &str) -> (Self, String) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let at = url.rfind('@').expect("a user in the URL") + 1;
+        let end = at + url[at..].find('/').expect("a database in the URL");
+        let upstream = url[at..end].to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relayed = format!(
+            "{}{}{}",
+            &url[..at],
+            listener.local_addr().unwrap(),
+            &url[end..]
+        );
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let relay = Self {
+            frozen: frozen.clone(),
+        };
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                for (mut from, mut to) in [
+                    (
+                        Box::new(client_read) as Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+                        Box::new(server_write) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+                    ),
+                    (Box::new(server_read), Box::new(client_write)),
+                ] {
+                    let frozen = frozen.clone();
+                    tokio::spawn(async move {
+                        let mut buffer = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match from.read(&mut buffer).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            while frozen.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            }
+                            if to.write_all(&buffer[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        (relay, relayed)
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen
+            .store(frozen, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_postgres_fails_statements_by_their_deadline() {
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let (relay, url) = FreezableRelay::start(db.url()).await;
+    let options = StoreOptions {
+        statement_timeout: Duration::from_millis(500),
+        acquire_timeout: Duration::from_secs(1),
+        ..StoreOptions::default()
+    };
+    let store = SqlStore::connect(&url, &options).await.unwrap();
+    store.migrate().await.unwrap();
+    let deadline = options.statement_deadline();
+
+    let mut in_flight = store.begin().await.unwrap();
+    in_flight.users().count().await.unwrap();
+    relay.freeze(true);
+    // The server cannot cancel anything: the statement fails by the client's deadline.
+    let started = Instant::now();
+    let err = in_flight.users().count().await.unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(kind_of(err), FailureKind::Unavailable);
+    assert!(
+        waited >= deadline && waited < deadline + Duration::from_secs(2),
+        "{waited:?}"
+    );
+    drop(in_flight);
+    // So do new units of work, and the probe.
+    let started = Instant::now();
+    let begun = store.begin_read().await;
+    assert!(begun.is_err(), "a transaction began on a frozen server");
+    assert!(started.elapsed() < deadline + Duration::from_secs(2));
+    let started = Instant::now();
+    assert!(store.ping().await.is_err());
+    assert!(started.elapsed() < deadline + Duration::from_secs(2));
+
+    // Thawed, the store works again.
+    relay.freeze(false);
+    let mut tx = store.begin().await.unwrap();
+    tx.users().count().await.unwrap();
+    tx.commit().await.unwrap();
+}
