@@ -107,6 +107,21 @@ fn adapters_and_the_api_do_not_depend_on_each_other() {
                 "coffer-sql",
                 "coffer-security",
                 "coffer-plugins",
+                "coffer-web",
+                "coffer-server",
+            ][..],
+        ),
+        // The web app's assets and pages: presentation only, it calls the API over HTTP.
+        (
+            "coffer-web",
+            &[
+                "coffer-domain",
+                "coffer-application",
+                "coffer-api",
+                "coffer-sql",
+                "coffer-security",
+                "coffer-blob",
+                "coffer-plugins",
                 "coffer-server",
             ][..],
         ),

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod browser;
 mod changes;
 mod connections;
 mod contract;
@@ -14,3 +15,4 @@ mod plugins;
 mod sharing;
 mod trust;
 mod uploads;
+mod web;

@@ -9,6 +9,7 @@ use coffer_application::{AppError, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{ApiError, ErrorCode};
+use crate::sessions;
 use crate::state::{ApiState, ClientAddressSource};
 
 /// A JSON body; malformed JSON and wrong types answer as problems.
@@ -142,7 +143,9 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
     }
 }
 
-/// The authenticated caller, from `Authorization: Bearer <token>`.
+/// The authenticated caller, from `Authorization: Bearer <token>`, or else from the browser's
+/// session cookie (then a request that can change anything must carry the session's CSRF
+/// token, see [`crate::sessions`]).
 pub struct Caller(pub Principal);
 
 impl FromRequestParts<ApiState> for Caller {
@@ -152,7 +155,7 @@ impl FromRequestParts<ApiState> for Caller {
         parts: &mut Parts,
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
-        let secret = parts
+        let bearer = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -160,9 +163,25 @@ impl FromRequestParts<ApiState> for Caller {
                 let (scheme, token) = v.split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
-            .filter(|t| !t.is_empty())
-            .ok_or(AppError::Unauthenticated)?;
+            .filter(|t| !t.is_empty());
+        let (secret, by_cookie) = match bearer {
+            Some(token) => (token, false),
+            None => (
+                sessions::cookie_secret(&parts.headers).ok_or(AppError::Unauthenticated)?,
+                true,
+            ),
+        };
         let principal = state.accounts.authenticate(secret).await?;
+        if by_cookie && sessions::is_unsafe(&parts.method) {
+            let token = parts
+                .headers
+                .get(sessions::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !state.sessions.csrf_matches(secret, token) {
+                return Err(sessions::csrf_refusal());
+            }
+        }
         tracing::Span::current().record("user", tracing::field::display(principal.user_id));
         Ok(Self(principal))
     }

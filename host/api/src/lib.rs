@@ -11,20 +11,23 @@ mod middleware;
 mod openapi_errors;
 mod problem;
 mod routes;
+mod sessions;
 mod state;
 
 pub use cursors::CursorCodec;
 pub use link_passes::LinkPasses;
 pub use problem::{ErrorCode, Problem};
 pub use routes::plugins::parse_manifest;
+pub use sessions::SessionCookies;
 pub use state::{ApiState, ClientAddressSource};
 
 use axum::Router;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
-/// The whole HTTP application: API, OpenAPI document, docs page and health probes.
-pub fn app(state: ApiState) -> Router {
+/// The whole HTTP application: API, OpenAPI document and health probes, with `pages` (the web
+/// app's routes, which hold no state) beside them.
+pub fn app(state: ApiState, pages: Router) -> Router {
     let (api, mut openapi) = api_router().split_for_parts();
     openapi_errors::document_errors(&mut openapi);
     let openapi_json = serde_json::to_string(&openapi).expect("OpenAPI document serialises");
@@ -32,6 +35,7 @@ pub fn app(state: ApiState) -> Router {
         .nest("/api/v1", api)
         .merge(routes::docs::router(openapi_json))
         .merge(routes::health::router())
+        .merge(pages.with_state(()))
         .fallback(problem::route_not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .with_state(state);

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 use crate::problem::ErrorCode;
@@ -44,6 +45,9 @@ pub(crate) fn codes_of(method: &str, path: &str, operation: &Operation) -> Vec<E
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     if secured {
         codes.extend([C::Unauthenticated, C::AccountDisabled]);
+        if !matches!(method, "get" | "head" | "options") {
+            codes.push(C::CsrfFailed);
+        }
     }
     if path.starts_with("/admin") {
         codes.push(C::Forbidden);
@@ -108,7 +112,7 @@ pub(crate) fn codes_of(method: &str, path: &str, operation: &Operation) -> Vec<E
     if path == "/sharing/folders/{id}/members" && method == "post" {
         codes.push(C::TooManyRequests);
     }
-    if path == "/auth/login" {
+    if path == "/auth/login" || (path == "/auth/session" && method == "post") {
         codes.extend([C::InvalidCredentials, C::TooManyRequests]);
     }
     if path.starts_with("/public/links") {
@@ -184,7 +188,30 @@ pub(crate) fn document_errors(document: &mut OpenApi) {
             }
             let codes = codes_of(method, path, operation);
             add_responses(operation, &codes);
+            accept_sessions(operation);
         }
+    }
+}
+
+/// An operation a bearer token authorises also takes the browser's session cookie.
+fn accept_sessions(operation: &mut Operation) {
+    let Some(security) = operation.security.as_mut() else {
+        return;
+    };
+    let names = |requirement: &SecurityRequirement| {
+        serde_json::to_value(requirement)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+            .unwrap_or_default()
+    };
+    let bearer = security
+        .iter()
+        .any(|r| names(r).iter().any(|n| n == "bearer"));
+    let session = security
+        .iter()
+        .any(|r| names(r).iter().any(|n| n == "session"));
+    if bearer && !session {
+        security.push(SecurityRequirement::new("session", Vec::<String>::new()));
     }
 }
 
@@ -266,7 +293,10 @@ mod tests {
                 let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
                 assert_eq!(
                     operation.responses.responses.contains_key("401"),
-                    secured || path.starts_with("/public") || path == "/auth/login",
+                    secured
+                        || path.starts_with("/public")
+                        || path == "/auth/login"
+                        || (path == "/auth/session" && method == "post"),
                     "{method} {path}: 401 exactly where a token or a password is asked"
                 );
                 assert!(operation.responses.responses.contains_key("500"));

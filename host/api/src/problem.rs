@@ -98,6 +98,9 @@ pub enum ErrorCode {
     PluginFailed,
     /// Too many attempts; see `Retry-After`.
     TooManyRequests,
+    /// A request authenticated by the browser's session cookie that changes something lacks
+    /// the session's CSRF token (`X-CSRF-Token`), or carries another session's.
+    CsrfFailed,
     /// The server failed; the request id identifies it in the logs.
     InternalError,
     /// A dependency (the database, the block store) is unreachable or did not answer in time;
@@ -109,7 +112,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 43] = [
+    pub const ALL: [ErrorCode; 44] = [
         Self::MalformedJson,
         Self::ValidationFailed,
         Self::InvalidParameter,
@@ -150,6 +153,7 @@ impl ErrorCode {
         Self::RefusedByPlugin,
         Self::PluginFailed,
         Self::TooManyRequests,
+        Self::CsrfFailed,
         Self::InternalError,
         Self::ServiceUnavailable,
         Self::StorageFull,
@@ -198,6 +202,7 @@ impl ErrorCode {
             Self::RefusedByPlugin => "refused_by_plugin",
             Self::PluginFailed => "plugin_failed",
             Self::TooManyRequests => "too_many_requests",
+            Self::CsrfFailed => "csrf_failed",
             Self::InternalError => "internal_error",
             Self::ServiceUnavailable => "service_unavailable",
             Self::StorageFull => "storage_full",
@@ -242,6 +247,7 @@ impl ErrorCode {
             Self::DownloadNotAllowed | Self::RefusedByPlugin => StatusCode::FORBIDDEN,
             Self::PluginFailed => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
@@ -291,6 +297,7 @@ impl ErrorCode {
             Self::RefusedByPlugin => "Refused by a plugin",
             Self::PluginFailed => "Plugin failed",
             Self::TooManyRequests => "Too many requests",
+            Self::CsrfFailed => "CSRF check failed",
             Self::InternalError => "Internal server error",
             Self::ServiceUnavailable => "Service unavailable",
             Self::StorageFull => "Storage full",

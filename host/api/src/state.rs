@@ -34,4 +34,6 @@ pub struct ApiState {
     pub cursors: crate::CursorCodec,
     /// Issues and checks link passes (after a right link password).
     pub link_passes: crate::LinkPasses,
+    /// Issues browser session cookies and checks their CSRF tokens.
+    pub sessions: crate::SessionCookies,
 }

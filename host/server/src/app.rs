@@ -239,16 +239,21 @@ impl Server {
         };
         let cursor_key = store.server_secret("change-cursor").await?;
         let link_pass_key = store.server_secret("link-pass").await?;
-        let router = coffer_api::app(ApiState {
-            cursors: coffer_api::CursorCodec::new(cursor_key),
-            link_passes: coffer_api::LinkPasses::new(link_pass_key),
-            accounts: use_cases.accounts.clone(),
-            admin: use_cases.admin.clone(),
-            files: use_cases.files.clone(),
-            plugins: use_cases.plugins.clone(),
-            readiness: use_cases.readiness.clone(),
-            client_address,
-        });
+        let csrf_key = store.server_secret("session-csrf").await?;
+        let router = coffer_api::app(
+            ApiState {
+                cursors: coffer_api::CursorCodec::new(cursor_key),
+                link_passes: coffer_api::LinkPasses::new(link_pass_key),
+                sessions: coffer_api::SessionCookies::new(csrf_key, settings.server.secure_cookies),
+                accounts: use_cases.accounts.clone(),
+                admin: use_cases.admin.clone(),
+                files: use_cases.files.clone(),
+                plugins: use_cases.plugins.clone(),
+                readiness: use_cases.readiness.clone(),
+                client_address,
+            },
+            coffer_web::router(),
+        );
         let address = settings.server.listen;
         let listener = TcpListener::bind(address)
             .await

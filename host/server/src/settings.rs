@@ -85,6 +85,10 @@ pub struct ServerSettings {
     /// Most connections open at once; further clients wait in the listen backlog. Keep it below
     /// the process's file-descriptor limit, less what the database pool and block store need.
     pub max_connections: u32,
+    /// Mark the browser session cookie `Secure` always (set it when the server is reached over
+    /// HTTPS through a proxy that does not send `X-Forwarded-Proto: https`; with that header
+    /// the cookie is `Secure` anyway).
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerSettings {
@@ -97,6 +101,7 @@ impl Default for ServerSettings {
             body_idle_timeout: Duration::from_secs(60),
             keep_alive_timeout: Duration::from_secs(75),
             max_connections: 4096,
+            secure_cookies: false,
         }
     }
 }

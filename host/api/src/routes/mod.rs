@@ -13,7 +13,7 @@ pub mod sharing;
 pub mod trash;
 pub mod uploads;
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{ErrorCode, Problem};
@@ -53,6 +53,14 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::sessions::COOKIE_NAME,
+                "The browser session cookie (`POST /auth/session`); requests it authenticates \
+                 that change something must carry the session's CSRF token in `X-CSRF-Token`.",
+            ))),
         );
     }
 }
