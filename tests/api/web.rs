@@ -1,6 +1,10 @@
 //! The web app in a real browser (Chromium, driven by playwright-core from `web/e2e/run.mjs`)
 //! against a server on each stack, then checked through the API: what the user did in the
-//! browser is what the server holds.
+//! browser is what the server holds. The run signs up, uploads files and a folder (picker and
+//! drag-and-drop), resumes a large upload after a reload, sees changes made elsewhere appear,
+//! shares a folder with a second user who sees a new file appear live, opens a password link as
+//! an anonymous visitor and downloads, installs and enables the EICAR scanner as the
+//! administrator and sees an EICAR upload refused in words, uses the trash, and logs out.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -49,9 +53,12 @@ async fn a_user_does_their_files_in_the_browser(backend: Backend) {
     let web = concat!(env!("CARGO_MANIFEST_DIR"), "/../web");
     let browser = chromium();
     let base = app.base.clone();
+    let plugins = coffer_plugins::testing::plugins_dir();
     let run = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .args(["e2e/run.mjs", "--base", &base])
+            .args(["e2e/run.mjs", "--base", &base, "--repo", ".."])
+            .arg("--plugins")
+            .arg(plugins)
             .env("COFFER_TEST_CHROMIUM", browser)
             .current_dir(web)
             .output()
@@ -116,6 +123,37 @@ async fn a_user_does_their_files_in_the_browser(backend: Backend) {
     assert_eq!(big["size"], size);
     assert_eq!(big["content_hash"], dropbox_content_hash(&big_file(size)));
     assert!(facts["resumedFrom"].as_u64().unwrap() >= 16 << 20);
+    // The member the folder was shared with sees the file the owner added in the browser.
+    let member = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "email": facts["member"]["email"], "password": facts["member"]["password"] })),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.download(&member, "/Projects/plan.txt").await,
+        b"the plan\n"
+    );
+    // The scanner's refusal reached the user as a sentence, and nothing was stored.
+    let refusal = facts["refusal"].as_str().unwrap();
+    assert!(refusal.contains("eicar-scanner"), "{refusal}");
+    let eicar = app
+        .call(
+            Method::GET,
+            "/api/v1/files/metadata?path=/eicar.txt",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(eicar.status(), StatusCode::NOT_FOUND);
     // The browser's session ended at logout: its token is gone from the account's list.
     let tokens = app.get_json(&token, "/api/v1/account/tokens").await;
     let browser_sessions = tokens["tokens"]

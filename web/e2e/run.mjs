@@ -193,6 +193,104 @@ await step("reload in the middle of a large upload, then resume it", async () =>
   facts.resumedFrom = offsets[0];
 });
 
+const member = { email: `member-${Date.now()}@example.org`, password: "another good password" };
+await step("share a folder; a member sees a new file in it appear live", async () => {
+  const signup = await fetch(`${base}/api/v1/auth/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(member),
+  });
+  if (!signup.ok) throw new Error(`sign-up of the member: ${signup.status}`);
+  await page.locator(".row", { hasText: "Projects" }).click();
+  await page.getByRole("button", { name: "Share", exact: true }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("button", { name: "Share this folder" }).click();
+  await dialog.getByLabel("Add people by email").fill(member.email);
+  await dialog.getByRole("button", { name: "Add", exact: true }).click();
+  await dialog.getByText(member.email).waitFor();
+  await shot(page, "share-dialog");
+  await dialog.getByRole("button", { name: "Done" }).click();
+
+  const memberContext = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  const memberPage = await newPage(memberContext);
+  await memberPage.goto(`${base}/login`);
+  await memberPage.getByLabel("Email").fill(member.email);
+  await memberPage.getByLabel("Password").fill(member.password);
+  await memberPage.getByRole("button", { name: "Log in" }).click();
+  await memberPage.getByRole("link", { name: "Projects" }).click();
+  await memberPage.getByText("This folder is empty").waitFor();
+
+  await page.getByRole("link", { name: "Projects" }).click();
+  await page.getByTestId("file-input").setInputFiles({ name: "plan.txt", mimeType: "text/plain", buffer: Buffer.from("the plan\n") });
+  await memberPage.getByRole("link", { name: "plan.txt" }).waitFor();
+  await memberContext.close();
+  await page.getByRole("navigation", { name: "Folder" }).getByRole("link", { name: "Files" }).click();
+  facts.member = member;
+});
+
+await step("a password link: an anonymous visitor opens it and downloads", async () => {
+  await page.locator(".row", { hasText: "notes.txt" }).click();
+  await page.getByRole("button", { name: "Link", exact: true }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel(/^Password/).fill("link secret");
+  await dialog.getByRole("button", { name: "Create link" }).click();
+  const url = await dialog.getByLabel("The new link").inputValue();
+  if (!url.includes("/s/")) throw new Error(`not a link page: ${url}`);
+  await dialog.getByRole("button", { name: "Close" }).click();
+
+  const visitorContext = await browser.newContext({ viewport: { width: 1000, height: 700 }, acceptDownloads: true });
+  const visitor = await newPage(visitorContext);
+  await visitor.goto(url);
+  await visitor.getByRole("heading", { name: "This link is protected" }).waitFor();
+  await visitor.getByLabel("Password").fill("wrong");
+  await visitor.getByRole("button", { name: "Open" }).click();
+  await visitor.getByText("That password is wrong.").waitFor();
+  await visitor.getByLabel("Password").fill("link secret");
+  await visitor.getByRole("button", { name: "Open" }).click();
+  await visitor.getByRole("heading", { name: "notes.txt" }).waitFor();
+  await shot(visitor, "public-link");
+  const [download] = await Promise.all([visitor.waitForEvent("download"), visitor.getByRole("link", { name: "Download" }).click()]);
+  const path = await download.path();
+  const { readFileSync } = await import("node:fs");
+  const text = readFileSync(path, "utf8");
+  if (text !== "first notes\n") throw new Error(`the visitor downloaded ${JSON.stringify(text)}`);
+  await visitorContext.close();
+});
+
+if (args.plugins) {
+  await step("the administrator installs the EICAR scanner; an EICAR upload is refused in words", async () => {
+    await page.getByRole("link", { name: "Plugins" }).click();
+    const form = page.getByRole("form", { name: "Install a plugin" });
+    await form.getByLabel("Manifest (plugin.json)").setInputFiles(join(args.repo, "plugins/eicar-scanner/plugin.json"));
+    await form.getByLabel("Component (.wasm)").setInputFiles(join(args.plugins, "eicar_scanner.wasm"));
+    await form.getByRole("button", { name: "Install" }).click();
+    const card = page.getByRole("article", { name: "Plugin eicar-scanner" });
+    await card.waitFor({ timeout: 120000 });
+    await card.getByRole("button", { name: "Enable" }).click();
+    await card.getByText("Enabled", { exact: true }).waitFor();
+    await card.getByText("Configuration", { exact: true }).click();
+    await card.getByText("Dry run", { exact: true }).click();
+    await card.getByRole("button", { name: "Run" }).click();
+    await card.getByText("Decision: clean").waitFor();
+    await shot(page, "plugin-console");
+
+    await page.getByRole("link", { name: "Files", exact: true }).click();
+    const eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    await page.getByTestId("file-input").setInputFiles({ name: "eicar.txt", mimeType: "text/plain", buffer: Buffer.from(eicar) });
+    const failed = page.locator('li.upload.failed[data-path="/eicar.txt"]');
+    await failed.waitFor({ timeout: 30000 });
+    const said = await failed.locator(".upload-state").innerText();
+    if (!/eicar-scanner.*refused/i.test(said) || said.includes("{")) throw new Error(`the refusal reads: ${said}`);
+    facts.refusal = said;
+
+    await page.getByRole("link", { name: "Plugins" }).click();
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByRole("cell", { name: "eicar-scanner" }).first().waitFor();
+    await shot(page, "audit-log");
+    await page.getByRole("link", { name: "Files", exact: true }).click();
+  });
+}
+
 await step("delete a file and restore it from the trash", async () => {
   await page.getByRole("link", { name: "dropped-2.txt" }).waitFor();
   await page.locator(".row", { hasText: "dropped-2.txt" }).click();

@@ -16,6 +16,9 @@ use crate::problem::{ApiError, ErrorCode};
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "coffer_session";
 
+/// The cookie that carries a link pass (scoped to that link's public URLs).
+pub const LINK_PASS_COOKIE: &str = "coffer_link_pass";
+
 /// The header that carries the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -88,6 +91,35 @@ impl SessionCookies {
         .expect("a valid cookie")
     }
 
+    /// `Set-Cookie` carrying a link pass to the link's own public URLs only (so that plain
+    /// links and `<img>` in the browser work for a password-protected link), or nothing for a
+    /// token that could not be a cookie path.
+    pub fn link_pass_cookie(
+        &self,
+        token: &str,
+        pass: &str,
+        request: &HeaderMap,
+    ) -> Option<HeaderValue> {
+        let plain = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        if token.is_empty() || !plain(token) || !plain(pass) {
+            return None;
+        }
+        let secure = if self.secure_for(request) {
+            "; Secure"
+        } else {
+            ""
+        };
+        HeaderValue::from_str(&format!(
+            "{LINK_PASS_COOKIE}={pass}; Path=/api/v1/public/links/{token}; HttpOnly; \
+             SameSite=Strict; Max-Age={}{secure}",
+            crate::link_passes::PASS_LIFETIME.num_seconds()
+        ))
+        .ok()
+    }
+
     fn secure_for(&self, request: &HeaderMap) -> bool {
         // A forged header can only make the cookie stricter.
         self.always_secure
@@ -100,13 +132,18 @@ impl SessionCookies {
 
 /// The secret of the session cookie, if the request has one.
 pub fn cookie_secret(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, COOKIE_NAME)
+}
+
+/// The value of the cookie `name`, if the request has a non-empty one.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.trim())
         .filter(|value| !value.is_empty())
 }
@@ -167,6 +204,29 @@ mod tests {
                 .to_str()
                 .unwrap()
                 .contains("Max-Age=0; Secure")
+        );
+    }
+
+    #[test]
+    fn link_pass_cookies_stay_on_their_link() {
+        let cookie = cookies()
+            .link_pass_cookie("cfl_abc-1", "1700000000.tag_x", &HeaderMap::new())
+            .unwrap();
+        let cookie = cookie.to_str().unwrap();
+        assert!(
+            cookie.contains("Path=/api/v1/public/links/cfl_abc-1;"),
+            "{cookie}"
+        );
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        assert!(
+            cookies()
+                .link_pass_cookie("a;b", "p", &HeaderMap::new())
+                .is_none()
+        );
+        assert!(
+            cookies()
+                .link_pass_cookie("a/../b", "p", &HeaderMap::new())
+                .is_none()
         );
     }
 

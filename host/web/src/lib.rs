@@ -32,6 +32,12 @@ pub const APP_ROUTES: &[&str] = &[
     "/files/{*path}",
     "/trash",
     "/account",
+    "/shared",
+    "/admin/users",
+    "/admin/plugins",
+    "/admin/plugins/audit",
+    "/s/{token}",
+    "/s/{token}/{*path}",
 ];
 
 /// The policy of the app's pages: only this origin's scripts, styles, images and connections;

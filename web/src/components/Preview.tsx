@@ -1,25 +1,22 @@
 import { useEffect, useState } from "preact/hooks";
 import { messageOf } from "../api/problems";
-import type { Entry } from "../live";
-import { contentUrl, formatSize } from "../util";
+import { formatSize } from "../util";
 import { Dialog } from "./Dialog";
 
 const IMAGE = /\.(png|jpe?g|gif|webp|avif|bmp|svg)$/i;
 const TEXT = /\.(txt|md|csv|json|log|xml|ya?ml|toml|ini|rs|ts|tsx|js|py|go|c|h|java|sh|css|html?)$/i;
-const PDF = /\.pdf$/i;
 /** Text previews read at most this much. */
 const TEXT_LIMIT = 256 * 1024;
 
 export function canPreview(name: string): boolean {
-  return IMAGE.test(name) || TEXT.test(name) || PDF.test(name);
+  return IMAGE.test(name) || TEXT.test(name);
 }
 
-/** A file's preview: images and PDFs as the browser shows them, text as text. */
-export function Preview({ entry, onClose }: { entry: Entry; onClose: () => void }) {
-  const url = contentUrl(entry.path);
+/** A file's preview: images as the browser shows them, text as text. */
+export function Preview({ name, size, url, onClose }: { name: string; size?: number | null; url: string; onClose: () => void }) {
   const [text, setText] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const isText = TEXT.test(entry.name);
+  const isText = TEXT.test(name);
   useEffect(() => {
     if (!isText) return;
     fetch(url, { headers: { Range: `bytes=0-${TEXT_LIMIT - 1}` }, credentials: "same-origin" })
@@ -30,16 +27,15 @@ export function Preview({ entry, onClose }: { entry: Entry; onClose: () => void 
       .catch((err) => setError(messageOf(err)));
   }, [url]);
   let body;
-  if (IMAGE.test(entry.name)) body = <img class="preview-image" src={url} alt={entry.name} />;
-  else if (PDF.test(entry.name)) body = <object class="preview-pdf" data={`${url}&disposition=inline`} type="application/pdf" aria-label={entry.name} />;
+  if (IMAGE.test(name)) body = <img class="preview-image" src={url} alt={name} />;
   else if (isText) body = error ? <p class="error">{error}</p> : <pre class="preview-text">{text ?? "Loading…"}</pre>;
   else body = <p>There is no preview for this kind of file.</p>;
   return (
-    <Dialog title={entry.name} onClose={onClose}>
+    <Dialog title={name} onClose={onClose}>
       <div class="preview">{body}</div>
       <footer>
-        <small>{formatSize(entry.size)}</small>
-        <a class="button primary" href={url} download={entry.name}>Download</a>
+        <small>{formatSize(size)}</small>
+        <a class="button primary" href={url} download={name}>Download</a>
       </footer>
     </Dialog>
   );

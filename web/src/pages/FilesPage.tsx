@@ -10,6 +10,8 @@ import { FolderPicker } from "../components/FolderPicker";
 import { Preview } from "../components/Preview";
 import { UploadPanel } from "../components/UploadPanel";
 import { RevisionsDialog } from "../components/RevisionsDialog";
+import { ShareDialog } from "../components/ShareDialog";
+import { LinkDialog } from "../components/LinkDialog";
 import { applyChanges, followFolder, type Entry } from "../live";
 import { notify, notifyError } from "../notices";
 import { linkClick, navigate } from "../router";
@@ -28,6 +30,8 @@ type Dialogs =
   | { kind: "conflict"; files: PendingFile[]; taken: string[] }
   | { kind: "preview"; entry: Entry }
   | { kind: "revisions"; entry: Entry }
+  | { kind: "share"; entry: Entry }
+  | { kind: "link"; entry: Entry }
   | null;
 
 export function FilesPage({ folder }: { folder: string }) {
@@ -260,6 +264,10 @@ export function FilesPage({ folder }: { folder: string }) {
             <button type="button" onClick={() => setDialog({ kind: "revisions", entry: chosen[0]! })}>Versions</button>
           </>
         )}
+        {chosen.length === 1 && chosen[0]!.kind === "folder" && (
+          <button type="button" onClick={() => setDialog({ kind: "share", entry: chosen[0]! })}>Share</button>
+        )}
+        {chosen.length === 1 && <button type="button" onClick={() => setDialog({ kind: "link", entry: chosen[0]! })}>Link</button>}
         {chosen.length === 1 && <button type="button" onClick={() => setDialog({ kind: "rename", entry: chosen[0]! })}>Rename</button>}
         {chosen.length > 0 && (
           <>
@@ -422,8 +430,20 @@ export function FilesPage({ folder }: { folder: string }) {
           }}
         />
       )}
-      {dialog?.kind === "preview" && <Preview entry={dialog.entry} onClose={() => setDialog(null)} />}
+      {dialog?.kind === "preview" && (
+        <Preview name={dialog.entry.name} size={dialog.entry.size} url={contentUrl(dialog.entry.path)} onClose={() => setDialog(null)} />
+      )}
       {dialog?.kind === "revisions" && <RevisionsDialog entry={dialog.entry} onClose={() => setDialog(null)} />}
+      {dialog?.kind === "share" && (
+        <ShareDialog
+          entry={dialog.entry}
+          onClose={() => {
+            setDialog(null);
+            reload();
+          }}
+        />
+      )}
+      {dialog?.kind === "link" && <LinkDialog entry={dialog.entry} onClose={() => setDialog(null)} />}
     </section>
   );
 }

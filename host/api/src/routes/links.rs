@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use coffer_application::files::{IssuedLink, LinkListing, LinkVisit, NewLink};
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::files::{EntryResponse, decode_cursor, encode_cursor, read_request, served_response};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, ClientAddress, PageLimit};
 use crate::problem::{ApiError, Problem};
+use crate::sessions;
 use crate::state::ApiState;
 
 pub fn router() -> OpenApiRouter<ApiState> {
@@ -253,8 +254,9 @@ fn visit(
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
+    let pass = text(PASS_HEADER).or_else(|| sessions::cookie(headers, sessions::LINK_PASS_COOKIE));
     LinkVisit {
-        pass: text(PASS_HEADER).is_some_and(|raw| state.link_passes.check(raw, &token, Utc::now())),
+        pass: pass.is_some_and(|raw| state.link_passes.check(raw, &token, Utc::now())),
         password: text(PASSWORD_HEADER).map(str::to_owned),
         token,
         client_address,
@@ -262,12 +264,24 @@ fn visit(
 }
 
 /// A visit's successful answer; after a right password (the visit got in with one, not with a
-/// pass) it carries a pass for the next requests.
-fn answer(state: &ApiState, visit: &LinkVisit, mut response: Response) -> Response {
+/// pass) it carries a pass for the next requests: in `X-Link-Pass`, and in a cookie scoped to
+/// the link's public URLs (for a browser's plain links and images).
+fn answer(
+    state: &ApiState,
+    visit: &LinkVisit,
+    headers: &HeaderMap,
+    mut response: Response,
+) -> Response {
     if visit.password.is_some() && !visit.pass {
         let pass = state.link_passes.issue(&visit.token, Utc::now());
         if let Ok(value) = HeaderValue::from_str(&pass) {
             response.headers_mut().insert(PASS_HEADER, value);
+        }
+        if let Some(cookie) = state
+            .sessions
+            .link_pass_cookie(&visit.token, &pass, headers)
+        {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
         }
     }
     response
@@ -297,7 +311,12 @@ async fn public_metadata(
     let visit = visit(&state, token, &headers, address);
     let path = query.path.as_deref().unwrap_or("/");
     let entry: EntryResponse = state.files.link_metadata(&visit, path).await?.into();
-    Ok(answer(&state, &visit, Json(entry).into_response()))
+    Ok(answer(
+        &state,
+        &visit,
+        &headers,
+        Json(entry).into_response(),
+    ))
 }
 
 /// List a linked folder, or a folder below it (no account needed).
@@ -331,7 +350,12 @@ async fn public_list(
         has_more: page.cursor.is_some(),
         cursor: page.cursor.as_ref().map(encode_cursor),
     };
-    Ok(answer(&state, &visit, Json(listing).into_response()))
+    Ok(answer(
+        &state,
+        &visit,
+        &headers,
+        Json(listing).into_response(),
+    ))
 }
 
 /// Download a linked file, or a file below a linked folder (no account needed); supports
@@ -365,5 +389,5 @@ async fn public_content(
         .files
         .link_download(&visit, path, read_request(&headers))
         .await?;
-    Ok(answer(&state, &visit, served_response(served)))
+    Ok(answer(&state, &visit, &headers, served_response(served)))
 }
