@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 on_both_backends!(
     a_cookie_session_works_like_a_token_but_changes_need_its_csrf_token,
     the_app_and_the_api_reference_come_from_this_origin_only,
+    a_right_link_password_sets_a_pass_cookie_for_that_link_only,
+    only_content_that_runs_nothing_is_shown_inline,
 );
 
 /// Starts a browser session for `email`; returns (cookie header value, CSRF token).
@@ -240,4 +242,138 @@ async fn the_app_and_the_api_reference_come_from_this_origin_only(backend: Backe
         .unwrap();
     assert_eq!(script.status(), StatusCode::OK);
     assert!(script.bytes().await.unwrap().len() > 100_000);
+}
+
+/// After a right link password, the answer sets a pass cookie scoped to that link's public
+/// URLs, so the browser's plain links and images work without the password; the cookie admits
+/// to that link only.
+async fn a_right_link_password_sets_a_pass_cookie_for_that_link_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = app.user("a@example.org").await;
+    app.upload(&token, "/secret.txt", b"secret").await;
+    app.upload(&token, "/other.txt", b"other").await;
+    let make = |path: &str| {
+        app.call(
+            Method::POST,
+            "/api/v1/links",
+            Some(&token),
+            Some(json!({ "path": path, "password": "link secret" })),
+        )
+    };
+    let link: Value = make("/secret.txt").await.json().await.unwrap();
+    let other: Value = make("/other.txt").await.json().await.unwrap();
+    let url = link["url"].as_str().unwrap().to_owned();
+    let other_url = other["url"].as_str().unwrap().to_owned();
+
+    let opened = app
+        .request(Method::GET, &url)
+        .header("x-link-password", "link secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), StatusCode::OK);
+    let set_cookie = opened.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.starts_with("coffer_link_pass="), "{set_cookie}");
+    assert!(set_cookie.contains(&format!("Path={url};")), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let download = app
+        .request(Method::GET, &format!("{url}/content"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(download.bytes().await.unwrap().as_ref(), b"secret");
+    // The pass is bound to its link, and a forged one is no pass.
+    let elsewhere = app
+        .request(Method::GET, &format!("{other_url}/content"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        elsewhere,
+        StatusCode::UNAUTHORIZED,
+        "link_password_required",
+    )
+    .await;
+    let forged = app
+        .request(Method::GET, &format!("{url}/content"))
+        .header(
+            "cookie",
+            "coffer_link_pass=99999999999.AAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(forged, StatusCode::UNAUTHORIZED, "link_password_required").await;
+}
+
+/// `disposition=inline` shows a PDF (or a raster image, or plain text) in the browser, for
+/// previews; HTML, SVG and anything else stays an attachment, so stored content never runs as
+/// a page of this origin.
+async fn only_content_that_runs_nothing_is_shown_inline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, token) = app.user("a@example.org").await;
+    app.upload(&token, "/paper.pdf", b"%PDF-1.4 minimal").await;
+    app.upload(&token, "/page.html", b"<script>alert(1)</script>")
+        .await;
+    app.upload(
+        &token,
+        "/drawing.svg",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    )
+    .await;
+    let disposition = |path: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            let response = app
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/files/content?path={path}&disposition=inline"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+            response.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert!(disposition("/paper.pdf").await.starts_with("inline; "));
+    assert!(disposition("/page.html").await.starts_with("attachment; "));
+    assert!(
+        disposition("/drawing.svg")
+            .await
+            .starts_with("attachment; ")
+    );
+    let plain = app
+        .call(
+            Method::GET,
+            "/api/v1/files/content?path=/paper.pdf",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(
+        plain.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; ")
+    );
+    let bad = app
+        .call(
+            Method::GET,
+            "/api/v1/files/content?path=/paper.pdf&disposition=render",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_problem(bad, StatusCode::BAD_REQUEST, "invalid_parameter").await;
 }

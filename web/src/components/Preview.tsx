@@ -4,15 +4,16 @@ import { formatSize } from "../util";
 import { Dialog } from "./Dialog";
 
 const IMAGE = /\.(png|jpe?g|gif|webp|avif|bmp|svg)$/i;
+const PDF = /\.pdf$/i;
 const TEXT = /\.(txt|md|csv|json|log|xml|ya?ml|toml|ini|rs|ts|tsx|js|py|go|c|h|java|sh|css|html?)$/i;
 /** Text previews read at most this much. */
 const TEXT_LIMIT = 256 * 1024;
 
 export function canPreview(name: string): boolean {
-  return IMAGE.test(name) || TEXT.test(name);
+  return IMAGE.test(name) || TEXT.test(name) || PDF.test(name);
 }
 
-/** A file's preview: images as the browser shows them, text as text. */
+/** A file's preview: images and PDFs as the browser shows them, text as text. */
 export function Preview({ name, size, url, onClose }: { name: string; size?: number | null; url: string; onClose: () => void }) {
   const [text, setText] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -28,6 +29,7 @@ export function Preview({ name, size, url, onClose }: { name: string; size?: num
   }, [url]);
   let body;
   if (IMAGE.test(name)) body = <img class="preview-image" src={url} alt={name} />;
+  else if (PDF.test(name)) body = <iframe class="preview-pdf" src={`${url}&disposition=inline`} title={name} />;
   else if (isText) body = error ? <p class="error">{error}</p> : <pre class="preview-text">{text ?? "Loading…"}</pre>;
   else body = <p>There is no preview for this kind of file.</p>;
   return (

@@ -249,7 +249,32 @@ pub struct DownloadQuery {
     path: String,
     /// A specific revision (default: the current one).
     rev: Option<String>,
+    /// `inline` asks the browser to show a PDF, a raster image or plain text instead of saving
+    /// it; anything else (HTML, SVG, …) is always an attachment.
+    #[param(inline)]
+    disposition: Option<Disposition>,
 }
+
+/// How a browser should treat a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Disposition {
+    /// Save it (the default).
+    #[default]
+    Attachment,
+    /// Show it, for the media types a browser shows without running anything of it.
+    Inline,
+}
+
+/// Media types shown inline when asked: none of them can run script in this origin.
+const SHOWN_INLINE: [&str; 6] = [
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+];
 
 /// Download a file (streamed).
 ///
@@ -283,7 +308,10 @@ async fn download(
             read_request(&headers),
         )
         .await?;
-    Ok(served_response(served))
+    Ok(served_response(
+        served,
+        query.disposition.unwrap_or_default(),
+    ))
 }
 
 /// What a download request asks for: its range, `If-None-Match` and `If-Range`, read with
@@ -325,7 +353,7 @@ fn last_modified(revision: &Revision) -> LastModified {
 }
 
 /// The answer to a download: 304 with the tag, or the content.
-pub(crate) fn served_response(served: Served) -> Response {
+pub(crate) fn served_response(served: Served, disposition: Disposition) -> Response {
     match served {
         Served::NotModified(_, revision) => {
             let etag = format!("\"{}\"", revision.content_hash().to_hex());
@@ -335,13 +363,14 @@ pub(crate) fn served_response(served: Served) -> Response {
             )
                 .into_response()
         }
-        Served::Content(download) => download_response(download),
+        Served::Content(download) => download_response(download, disposition),
     }
 }
 
-/// Streams a download with its headers: type, length, `ETag`, ranges, and `attachment` so a
-/// browser never renders stored content as a page of this site.
-fn download_response(download: Download) -> Response {
+/// Streams a download with its headers: type, length, `ETag`, ranges, and `attachment` (or
+/// `inline` for the few types that run nothing) so a browser never renders stored content as a
+/// page of this site.
+fn download_response(download: Download, disposition: Disposition) -> Response {
     let (start, end) = download.range;
     let size = download.revision.size().get();
     let etag = format!("\"{}\"", download.revision.content_hash().to_hex());
@@ -372,7 +401,10 @@ fn download_response(download: Download) -> Response {
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        header_value(&content_disposition(download.entry.node.name.as_str())),
+        header_value(&content_disposition(
+            download.entry.node.name.as_str(),
+            disposition == Disposition::Inline && shown_inline(&media_type),
+        )),
     );
     if download.partial {
         let range = format!("bytes {start}-{}/{size}", end - 1);
@@ -416,8 +448,17 @@ fn media_type(revision: &Revision, name: &str) -> String {
         })
 }
 
-/// `attachment` with the name in RFC 5987 form, so any name is safe in the header.
-fn content_disposition(name: &str) -> String {
+/// Whether `media_type` (parameters aside) may be shown inline.
+fn shown_inline(media_type: &str) -> bool {
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    SHOWN_INLINE
+        .iter()
+        .any(|safe| safe.eq_ignore_ascii_case(essence))
+}
+
+/// `attachment` (or `inline`) with the name in RFC 5987 form, so any name is safe in the
+/// header.
+fn content_disposition(name: &str, inline: bool) -> String {
     let encoded: String = name
         .bytes()
         .map(|b| match b {
@@ -433,7 +474,8 @@ fn content_disposition(name: &str) -> String {
             _ => '_',
         })
         .collect();
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    let kind = if inline { "inline" } else { "attachment" };
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
 /// A time as an HTTP date (`Last-Modified`).
@@ -927,12 +969,34 @@ mod tests {
     }
 
     #[test]
+    fn only_types_that_run_nothing_are_shown_inline() {
+        for shown in [
+            "application/pdf",
+            "image/png",
+            "text/plain; charset=utf-8",
+            "IMAGE/JPEG",
+        ] {
+            assert!(shown_inline(shown), "{shown}");
+        }
+        for saved in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "text/xml",
+            "",
+        ] {
+            assert!(!shown_inline(saved), "{saved}");
+        }
+        assert!(content_disposition("a.pdf", true).starts_with("inline; "));
+    }
+
+    #[test]
     fn any_name_is_safe_in_content_disposition() {
         assert_eq!(
-            content_disposition("a b.txt"),
+            content_disposition("a b.txt", false),
             "attachment; filename=\"a b.txt\"; filename*=UTF-8''a%20b.txt"
         );
-        let header = content_disposition("r\u{e9}sum\u{e9}\";\r\n.pdf");
+        let header = content_disposition("r\u{e9}sum\u{e9}\";\r\n.pdf", false);
         assert!(HeaderValue::from_str(&header).is_ok(), "{header}");
         assert_eq!(
             header,

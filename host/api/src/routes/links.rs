@@ -14,7 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::files::{EntryResponse, decode_cursor, encode_cursor, read_request, served_response};
+use super::files::{
+    Disposition, EntryResponse, decode_cursor, encode_cursor, read_request, served_response,
+};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller, ClientAddress, PageLimit};
 use crate::problem::{ApiError, Problem};
 use crate::sessions;
@@ -211,6 +213,19 @@ pub struct LinkPathQuery {
     path: Option<String>,
 }
 
+/// A download within a link.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkContentQuery {
+    /// Path relative to the link (default `/`, the linked item itself).
+    #[param(pattern = "^/")]
+    path: Option<String>,
+    /// `inline` asks the browser to show a PDF, a raster image or plain text instead of saving
+    /// it; anything else is always an attachment.
+    #[param(inline)]
+    disposition: Option<Disposition>,
+}
+
 /// Listing within a link.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -362,7 +377,7 @@ async fn public_list(
 /// `Range`, `ETag` and `If-None-Match` like `/files/content`.
 #[utoipa::path(
     get, path = "/public/links/{token}/content", tag = "links",
-    params(("token" = String, Path, description = "The link's token"), LinkPathQuery,
+    params(("token" = String, Path, description = "The link's token"), LinkContentQuery,
            ("X-Link-Password" = Option<String>, Header, description = "The link's password, if it has one")),
     responses(
         (status = 200, description = "The file's bytes, as the media type it was stored with (or guessed from its name)", content_type = "*/*",
@@ -378,7 +393,7 @@ async fn public_list(
 async fn public_content(
     State(state): State<ApiState>,
     ApiPath(token): ApiPath<String>,
-    ApiQuery(query): ApiQuery<LinkPathQuery>,
+    ApiQuery(query): ApiQuery<LinkContentQuery>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -389,5 +404,10 @@ async fn public_content(
         .files
         .link_download(&visit, path, read_request(&headers))
         .await?;
-    Ok(answer(&state, &visit, &headers, served_response(served)))
+    Ok(answer(
+        &state,
+        &visit,
+        &headers,
+        served_response(served, query.disposition.unwrap_or_default()),
+    ))
 }
