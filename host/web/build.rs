@@ -76,7 +76,8 @@ fn build(web: &Path, dist: &Path) -> PathBuf {
             .arg(dist)
             .arg("--emptyOutDir")
             .current_dir(web),
-        "npm run build (type check and bundle the web app)",
+        "npm run build (type check and bundle the web app; after changing the API, regenerate \
+         its client's source first: cargo run -q -p coffer-api --example openapi > docs/openapi.json)",
     );
     // The API reference page's script, from npm, served by the binary itself.
     let scalar = web.join("node_modules/@scalar/api-reference/dist/browser/standalone.js");

@@ -10,6 +10,7 @@ on_both_backends!(
     disabling_a_user_stops_their_tokens_at_once,
     administration_can_be_granted_but_not_self_revoked,
     quotas_are_set_and_reset,
+    administrators_create_accounts_whatever_the_sign_up_policy,
 );
 
 async fn only_administrators_administer(backend: Backend) {
@@ -19,8 +20,10 @@ async fn only_administrators_administer(backend: Backend) {
     let root_path = format!("/api/v1/admin/users/{}", root["id"].as_str().unwrap());
     let patch = json!({ "is_admin": false });
     let invite = json!({});
-    let attempts: [(Method, &str, Option<&Value>); 4] = [
+    let new_user = json!({ "email": "carol@example.org", "password": PASSWORD });
+    let attempts: [(Method, &str, Option<&Value>); 5] = [
         (Method::GET, "/api/v1/admin/users", None),
+        (Method::POST, "/api/v1/admin/users", Some(&new_user)),
         (Method::GET, &root_path, None),
         (Method::PATCH, &root_path, Some(&patch)),
         (Method::POST, "/api/v1/admin/invites", Some(&invite)),
@@ -262,4 +265,34 @@ async fn quota(app: &TestApp, token: &str) -> u64 {
         .await
         .unwrap();
     account["quota_bytes"].as_u64().unwrap()
+}
+
+/// `POST /admin/users` makes an account an administrator hands out, even with sign-up closed;
+/// the person logs in with the password they are told.
+async fn administrators_create_accounts_whatever_the_sign_up_policy(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, root) = app.user("root@example.org").await;
+    let app = app
+        .spawn_sibling_with(|settings| {
+            settings.accounts.signup = coffer_server::settings::SignupMode::Closed;
+        })
+        .await;
+    let create =
+        |body: Value| app.call(Method::POST, "/api/v1/admin/users", Some(&root), Some(body));
+    let made = create(json!({ "email": "New@Example.org", "password": PASSWORD })).await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let made: Value = made.json().await.unwrap();
+    assert_eq!(made["email"], "new@example.org");
+    assert_eq!(made["is_admin"], false);
+    let token = app.log_in("new@example.org").await;
+    assert!(!token.is_empty());
+
+    let again = create(json!({ "email": "new@example.org", "password": PASSWORD })).await;
+    assert_problem(again, StatusCode::CONFLICT, "email_taken").await;
+    let short = create(json!({ "email": "other@example.org", "password": "short" })).await;
+    assert_problem(short, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let admin =
+        create(json!({ "email": "second@example.org", "password": PASSWORD, "is_admin": true }))
+            .await;
+    assert_eq!(admin.json::<Value>().await.unwrap()["is_admin"], true);
 }

@@ -159,6 +159,9 @@ pub(crate) fn codes_of(method: &str, path: &str, operation: &Operation) -> Vec<E
     if path.starts_with("/admin") && method != "get" {
         codes.extend([C::OperationNotAllowed, C::Conflict, C::NameTaken]);
     }
+    if path == "/admin/users" && method == "post" {
+        codes.push(C::EmailTaken);
+    }
     if path.starts_with("/admin/plugins") && method == "post" {
         codes.extend([C::PayloadTooLarge, C::UnsupportedMediaType]);
     }

@@ -1656,7 +1656,7 @@ impl TestEnv {
     /// Creates an administrator through the operator path and returns them logged in.
     pub async fn admin(&self, email: &str) -> Principal {
         self.admin_uc
-            .create_user(email, PASSWORD, true)
+            .create_user(crate::admin::Actor::Operator, email, PASSWORD, true)
             .await
             .unwrap();
         self.principal(email).await
@@ -1665,7 +1665,7 @@ impl TestEnv {
     /// Creates an ordinary account through the operator path.
     pub async fn member(&self, email: &str) -> User {
         self.admin_uc
-            .create_user(email, PASSWORD, false)
+            .create_user(crate::admin::Actor::Operator, email, PASSWORD, false)
             .await
             .unwrap()
             .user

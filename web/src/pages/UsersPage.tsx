@@ -18,6 +18,9 @@ export function UsersPage() {
   const [error, setError] = useState<string | null>(null);
   const [inviteEmail, setInviteEmail] = useState("");
   const [invite, setInvite] = useState<Invite | null>(null);
+  const [newEmail, setNewEmail] = useState("");
+  const [newPassword, setNewPassword] = useState("");
+  const [newAdmin, setNewAdmin] = useState(false);
 
   const load = async (cursor?: string) => {
     try {
@@ -61,6 +64,38 @@ export function UsersPage() {
           <input type="email" value={inviteEmail} onInput={(e) => setInviteEmail(e.currentTarget.value)} />
         </label>
         <button type="submit" class="primary">Create invitation</button>
+      </form>
+      <form
+        class="inline-form"
+        aria-label="Create an account"
+        onSubmit={async (event) => {
+          event.preventDefault();
+          try {
+            const made = must(
+              await api.POST("/admin/users", { body: { email: newEmail.trim(), password: newPassword, is_admin: newAdmin } }),
+            );
+            setUsers((now) => [...(now ?? []), made].sort((a, b) => a.email.localeCompare(b.email)));
+            setNewEmail("");
+            setNewPassword("");
+            setNewAdmin(false);
+            setError(null);
+          } catch (err) {
+            setError(messageOf(err));
+          }
+        }}
+      >
+        <label>
+          Create an account: email
+          <input type="email" required value={newEmail} onInput={(e) => setNewEmail(e.currentTarget.value)} />
+        </label>
+        <label>
+          First password <small>(tell it to them)</small>
+          <input type="password" autoComplete="new-password" minLength={8} required value={newPassword} onInput={(e) => setNewPassword(e.currentTarget.value)} />
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={newAdmin} onChange={(e) => setNewAdmin(e.currentTarget.checked)} /> Administrator
+        </label>
+        <button type="submit">Create account</button>
       </form>
       {invite && (
         <p class="made-link">

@@ -20,7 +20,7 @@ use crate::state::ApiState;
 
 pub fn router() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
-        .routes(routes!(list_users))
+        .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user))
         .routes(routes!(create_invite))
 }
@@ -82,6 +82,49 @@ async fn list_users(
             .next_after
             .map(|email| encode_page_token(&email.as_str())),
     }))
+}
+
+/// A new account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    /// Email address.
+    #[schema(example = "bob@example.org")]
+    email: String,
+    /// Its first password (at least 8 characters); tell it to the person.
+    password: String,
+    /// Whether it administers the server (default false).
+    #[serde(default)]
+    is_admin: bool,
+}
+
+/// Create an account, whatever the sign-up policy (administrators only).
+#[utoipa::path(
+    post, path = "/admin/users", tag = "admin",
+    security(("bearer" = [])),
+    request_body = NewUserRequest,
+    responses(
+        (status = 201, description = "Created", body = AccountResponse),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account has this email (`email_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email or password", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_user(
+    State(state): State<ApiState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<NewUserRequest>,
+) -> Result<(StatusCode, Json<AccountResponse>), ApiError> {
+    let account = state
+        .admin
+        .create_user(
+            Actor::User(&caller),
+            &body.email,
+            &body.password,
+            body.is_admin,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(account.into())))
 }
 
 /// Get a user.

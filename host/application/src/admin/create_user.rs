@@ -1,18 +1,21 @@
 use coffer_domain::account::{Email, Password, User, UserId};
 
-use super::Administration;
+use super::{Actor, Administration};
 use crate::AppError;
 use crate::accounts::AccountView;
 
 impl Administration {
-    /// Creates an account whatever the sign-up policy (operator only: the command line).
+    /// Creates an account whatever the sign-up policy: the operator (command line) or an
+    /// administrator. Invitations to shared folders waiting for its email become memberships.
     #[tracing::instrument(skip_all)]
     pub async fn create_user(
         &self,
+        actor: Actor<'_>,
         email: &str,
         password: &str,
         is_admin: bool,
     ) -> Result<AccountView, AppError> {
+        actor.require_admin()?;
         let email = Email::parse(email)?;
         let password = Password::parse(password)?;
         let hash = self.ports.passwords.hash(&password).await?;
@@ -29,7 +32,7 @@ impl Administration {
         }
         crate::accounts::register(&self.ports, tx.as_mut(), &user).await?;
         tx.commit().await?;
-        tracing::info!(user = %user.id(), is_admin, "account created by operator");
+        tracing::info!(user = %user.id(), is_admin, by = ?actor.user_id(), "account created by an administrator");
         Ok(AccountView::of(user, 0, &self.rules, &self.plugins).await)
     }
 
@@ -59,6 +62,7 @@ mod tests {
     use coffer_domain::account::SignupPolicy;
 
     use crate::AppError;
+    use crate::admin::Actor;
     use crate::testing::TestEnv;
 
     #[tokio::test]
@@ -66,16 +70,43 @@ mod tests {
         let env = TestEnv::new(SignupPolicy::Closed);
         let admin = env
             .admin_uc
-            .create_user("root@example.org", "long enough", true)
+            .create_user(Actor::Operator, "root@example.org", "long enough", true)
             .await
             .unwrap();
         assert!(admin.user.is_admin());
         let err = env
             .admin_uc
-            .create_user("ROOT@example.org", "long enough", false)
+            .create_user(Actor::Operator, "ROOT@example.org", "long enough", false)
             .await
             .unwrap_err();
         assert!(matches!(err, AppError::EmailTaken));
+    }
+
+    #[tokio::test]
+    async fn administrators_create_users_and_members_do_not() {
+        let env = TestEnv::new(SignupPolicy::Closed);
+        env.admin_uc
+            .create_user(Actor::Operator, "root@example.org", "long enough", true)
+            .await
+            .unwrap();
+        let root = env.principal("root@example.org").await;
+        let made = env
+            .admin_uc
+            .create_user(Actor::User(&root), "new@example.org", "long enough", false)
+            .await
+            .unwrap();
+        assert!(!made.user.is_admin());
+        let member = env.principal("new@example.org").await;
+        let refused = env
+            .admin_uc
+            .create_user(
+                Actor::User(&member),
+                "third@example.org",
+                "long enough",
+                true,
+            )
+            .await;
+        assert!(matches!(refused, Err(AppError::Forbidden)), "{refused:?}");
     }
 
     #[tokio::test]

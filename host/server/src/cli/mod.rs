@@ -189,7 +189,7 @@ async fn admin(settings: Settings, action: AdminCommand) -> Result<(), CliError>
             let password = read_password(password_stdin)?;
             let view = use_cases
                 .admin
-                .create_user(&email, &password, admin)
+                .create_user(Actor::Operator, &email, &password, admin)
                 .await?;
             println!(
                 "created {} ({}){}",
