@@ -165,9 +165,13 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     let server = Server::build(&settings).await?;
     let url = format!("http://{}", server.local_addr());
     println!("Coffer is listening on {url}");
+    println!("  Web app: open {url}/ in a browser");
     println!("  API reference: {url}/api/docs");
     if server.has_no_accounts().await {
-        println!("  No account exists yet. Create the first one (it becomes the administrator):");
+        println!(
+            "  No account exists yet. Sign up at {url}/signup, or create the first one (it \
+             becomes the administrator) with:"
+        );
         println!(
             "    curl -X POST {url}/api/v1/auth/signup -H 'content-type: application/json' \\\n      -d '{{\"email\": \"you@example.org\", \"password\": \"at least 8 characters\"}}'"
         );
