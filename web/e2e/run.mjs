@@ -312,6 +312,20 @@ await step("log out", async () => {
   await page.getByRole("heading", { name: "Log in to Coffer" }).waitFor();
 });
 
+await step("the API reference renders, loading nothing from another origin", async () => {
+  const docs = await newPage(context);
+  const elsewhere = [];
+  docs.on("request", (request) => {
+    if (!request.url().startsWith(base) && !request.url().startsWith("data:")) elsewhere.push(request.url());
+  });
+  await docs.goto(`${base}/api/docs`);
+  await docs.getByText("Coffer API").first().waitFor();
+  await docs.getByText("/files/content").first().waitFor();
+  await docs.waitForTimeout(1500);
+  if (elsewhere.length) throw new Error(`the reference page asked other origins: ${elsewhere.join(", ")}`);
+  await docs.close();
+});
+
 await step("no errors in the browser (a Content-Security-Policy violation is one)", async () => {
   if (problems.length) throw new Error(problems.join("\n"));
 });

@@ -51,16 +51,18 @@ const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'sel
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// The reference page: Scalar renders `/api/v1/openapi.json`; its script is embedded.
+/// The reference page: Scalar renders `/api/v1/openapi.json`; its script is embedded, and its
+/// features that call Scalar's servers (telemetry, the agent, its fonts) are off.
 const DOCS_PAGE: &str = r#"<!doctype html>
 <html lang="en">
   <head>
     <title>Coffer API</title>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <link rel="icon" href="data:," />
   </head>
   <body>
-    <script id="api-reference" data-url="/api/v1/openapi.json" data-configuration='{"withDefaultFonts":false,"hideClientButton":true}'></script>
+    <script id="api-reference" data-url="/api/v1/openapi.json" data-configuration='{"withDefaultFonts":false,"hideClientButton":true,"telemetry":false,"agent":{"disabled":true},"showDeveloperTools":"never"}'></script>
     <script src="/api/docs/scalar.js"></script>
   </body>
 </html>
