@@ -173,14 +173,7 @@ impl FromRequestParts<ApiState> for Caller {
         };
         let principal = state.accounts.authenticate(secret).await?;
         if by_cookie && sessions::is_unsafe(&parts.method) {
-            let token = parts
-                .headers
-                .get(sessions::CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !state.sessions.csrf_matches(secret, token) {
-                return Err(sessions::csrf_refusal());
-            }
+            state.sessions.require_csrf(secret, &parts.headers)?;
         }
         tracing::Span::current().record("user", tracing::field::display(principal.user_id));
         Ok(Self(principal))

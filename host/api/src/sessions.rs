@@ -20,7 +20,7 @@ pub const COOKIE_NAME: &str = "coffer_session";
 pub const LINK_PASS_COOKIE: &str = "coffer_link_pass";
 
 /// The header that carries the CSRF token.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Bytes of the HMAC kept in a CSRF token (128 bits).
 const TAG_BYTES: usize = 16;
@@ -57,6 +57,20 @@ impl SessionCookies {
         URL_SAFE_NO_PAD.decode(token).is_ok_and(|tag| {
             tag.len() == TAG_BYTES && self.mac(secret).verify_truncated_left(&tag).is_ok()
         })
+    }
+
+    /// Succeeds when the request carries, in `X-CSRF-Token`, the CSRF token of the session
+    /// whose cookie holds `secret`; else the `csrf_failed` answer.
+    pub fn require_csrf(&self, secret: &str, request: &HeaderMap) -> Result<(), ApiError> {
+        let token = request
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if self.csrf_matches(secret, token) {
+            Ok(())
+        } else {
+            Err(csrf_refusal())
+        }
     }
 
     /// `Set-Cookie` for a session holding `secret` for `max_age_seconds`.
@@ -149,7 +163,7 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// The answer to a change made with the session cookie but without its CSRF token.
-pub fn csrf_refusal() -> ApiError {
+fn csrf_refusal() -> ApiError {
     ApiError::new(
         ErrorCode::CsrfFailed,
         "a change made with the session cookie must carry the session's CSRF token in \

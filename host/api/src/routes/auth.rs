@@ -256,13 +256,7 @@ async fn end_session(
     // The cookie's session, whatever else the request carries.
     let secret = sessions::cookie_secret(&headers).ok_or(AppError::Unauthenticated)?;
     let caller = state.accounts.authenticate(secret).await?;
-    let csrf = headers
-        .get(sessions::CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !state.sessions.csrf_matches(secret, csrf) {
-        return Err(sessions::csrf_refusal());
-    }
+    state.sessions.require_csrf(secret, &headers)?;
     state.accounts.log_out(&caller).await?;
     Ok((
         StatusCode::NO_CONTENT,

@@ -205,28 +205,7 @@ impl Files {
             });
         }
 
-        // A partial last block is read back and joined with the new bytes.
         let (position, partial) = session.resume_point();
-        let prefix: ByteStream = if partial > 0 {
-            let tail = {
-                let mut tx = self.ports.uow.begin_read().await?;
-                tx.uploads().blocks(id).await?
-            }
-            .get(position as usize)
-            .copied()
-            .filter(|b| b.size == partial)
-            .ok_or_else(|| {
-                AppError::Infrastructure(crate::InfrastructureError::msg(
-                    "an upload session's partial block is not recorded",
-                ))
-            })?;
-            self.ports
-                .blobs
-                .read(&tail.hash, 0, u64::from(partial))
-                .await?
-        } else {
-            Box::pin(futures_util::stream::empty())
-        };
         let end = Arc::new(Mutex::new(BodyEnd::Open));
         let body = guarded_body(
             content,
@@ -235,54 +214,59 @@ impl Files {
             end.clone(),
         );
         // A body under a checksum is held in scratch space until it has all arrived and
-        // matches: wrong bytes are never stored, so repeating them cannot fill the store.
+        // matches: wrong bytes are never stored, so repeating them cannot fill the store. An
+        // incomplete one cannot be checked: none of it is kept.
         let body = match &checksum {
-            None => body,
+            None => Some(body),
             Some(expected) => {
                 let held = self.ports.scratch.hold(body).await?;
                 match &*end.lock().expect("body end") {
                     BodyEnd::Complete(Some(actual)) if !expected.matches(actual) => {
                         return Err(AppError::ChecksumMismatch);
                     }
-                    BodyEnd::Complete(_) => held,
-                    // An incomplete body cannot be checked: none of it is kept.
-                    _ => Box::pin(futures_util::stream::empty()),
+                    BodyEnd::Complete(_) => Some(held),
+                    _ => None,
                 }
             }
         };
-        // One block at a time, each recorded before the next is stored: a write transaction of
-        // the recording must never wait for one that a suspended store step holds open (SQLite
-        // has one writer). Reading and hashing still run ahead on their own threads.
-        let mut blocks = self
-            .ports
-            .block_hasher
-            .hash_blocks(Box::pin(prefix.chain(body)));
-
-        let (mut recorded, mut next_position) = (session.received, position);
-        let mut pending: Vec<SessionBlock> = Vec::new();
-        while let Some(block) = blocks.try_next().await? {
-            let (hash, size) = self.store_block(block).await?;
-            pending.push(SessionBlock {
-                hash,
-                size: size as u32,
-                present: true,
-            });
-            if checksum.is_none() {
+        let mut recorded = session.received;
+        if let Some(body) = body {
+            // A partial last block is read back (only now: a store's read must not wait on the
+            // client) and joined with the new bytes.
+            let prefix = self.partial_tail(id, position, partial).await?;
+            // One block at a time, each recorded before the next is stored: a write
+            // transaction of the recording must never wait for one that a suspended store step
+            // holds open (SQLite has one writer). Reading and hashing still run ahead on their
+            // own threads.
+            let mut blocks = self
+                .ports
+                .block_hasher
+                .hash_blocks(Box::pin(prefix.chain(body)));
+            let mut next_position = position;
+            let mut pending: Vec<SessionBlock> = Vec::new();
+            while let Some(block) = blocks.try_next().await? {
+                let (hash, size) = self.store_block(block).await?;
+                pending.push(SessionBlock {
+                    hash,
+                    size: size as u32,
+                    present: true,
+                });
+                if checksum.is_none() {
+                    recorded = self
+                        .record_append(&session, recorded, next_position, &pending)
+                        .await?;
+                    next_position += pending.len() as u64;
+                    pending.clear();
+                }
+            }
+            if checksum.is_some() {
+                // Checked already: recorded whole.
                 recorded = self
                     .record_append(&session, recorded, next_position, &pending)
                     .await?;
-                next_position += pending.len() as u64;
-                pending.clear();
             }
         }
-        drop(blocks);
         let end = std::mem::take(&mut *end.lock().expect("body end"));
-        if checksum.is_some() && matches!(end, BodyEnd::Complete(_)) {
-            // Checked already; recorded whole.
-            recorded = self
-                .record_append(&session, recorded, next_position, &pending)
-                .await?;
-        }
         match end {
             BodyEnd::Interrupted(why) => {
                 tracing::info!(received = recorded, "append interrupted; kept what arrived");
@@ -316,6 +300,36 @@ impl Files {
             session,
             outcome: Some(outcome),
         })
+    }
+
+    /// The bytes of an upload's partial last block (`partial` bytes at block `position`), to
+    /// be joined with the next append; nothing when the last block is full.
+    async fn partial_tail(
+        &self,
+        id: UploadId,
+        position: u64,
+        partial: u32,
+    ) -> Result<ByteStream, AppError> {
+        if partial == 0 {
+            return Ok(Box::pin(futures_util::stream::empty()));
+        }
+        let tail = {
+            let mut tx = self.ports.uow.begin_read().await?;
+            tx.uploads().blocks(id).await?
+        }
+        .get(position as usize)
+        .copied()
+        .filter(|b| b.size == partial)
+        .ok_or_else(|| {
+            AppError::Infrastructure(crate::InfrastructureError::msg(
+                "an upload session's partial block is not recorded",
+            ))
+        })?;
+        Ok(self
+            .ports
+            .blobs
+            .read(&tail.hash, 0, u64::from(partial))
+            .await?)
     }
 
     /// Records appended blocks from `position` on, if the session is still at `from` bytes;
